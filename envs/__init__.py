@@ -1,0 +1,7 @@
+"""Bundled verifiable reasoning games and offline math environments (installed as ``pearbench.envs``).
+
+One module per game; each holds its config dataclass, seeded generator, verifier, step-by-step solver (two or more
+trace styles) and prompt template side by side. ``BUNDLED`` lists the modules that ``import pearbench`` loads.
+"""
+
+BUNDLED: tuple[str, ...] = ("countdown",)

@@ -1,0 +1,119 @@
+"""Environment registry: bundled games, user games (decorator or entry points), Gymnasium registration.
+
+Users add an environment without editing pearbench, either with the decorator::
+
+    from pearbench.registry import register_env
+    from pearbench.envs.base import Game
+
+    @register_env
+    class MyGame(Game): ...
+
+or with an entry point in the group ``pearbench.environments`` whose value is a :class:`Game` subclass (or a module
+that registers games on import). Entry points are discovered when pearbench is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib import metadata
+from typing import Any, TypeVar
+
+import gymnasium
+
+from pearbench.errors import PearbenchError, unknown
+
+ENTRY_POINT_GROUP = "pearbench.environments"
+_GAMES: dict[str, type] = {}
+_LOADED = False
+_log = logging.getLogger(__name__)
+
+G = TypeVar("G", bound=type)
+
+
+def register_env(cls: G | None = None, *, override: bool = False):
+    """Register a :class:`pearbench.envs.base.Game` subclass (usable bare or as ``@register_env(override=True)``).
+
+    The game becomes available by its ``name`` and as the Gymnasium id ``pearbench/<title>-v<version>``.
+    """
+
+    def decorate(game_cls: G) -> G:
+        from pearbench.envs.base import Game
+
+        if not (isinstance(game_cls, type) and issubclass(game_cls, Game)):
+            raise PearbenchError(f"register_env expects a Game subclass, got {game_cls!r}")
+        for attr in ("name", "title", "Config", "levels"):
+            if not hasattr(game_cls, attr):
+                raise PearbenchError(f"environment class {game_cls.__name__} lacks required attribute {attr!r}")
+        if len(game_cls.trace_styles) < 2:
+            raise PearbenchError(f"environment {game_cls.name} must offer at least two trace styles")
+        if game_cls.default_difficulty not in game_cls.levels:
+            raise PearbenchError(f"environment {game_cls.name}: default difficulty not among its levels")
+        existing = _GAMES.get(game_cls.name)
+        if existing is not None and existing is not game_cls and not override:
+            raise PearbenchError(
+                f"environment name {game_cls.name!r} is already registered by {existing.__module__}; "
+                "pass override=True to replace it"
+            )
+        _GAMES[game_cls.name] = game_cls
+        gym_id = game_cls.gym_id()
+        if gym_id in gymnasium.registry:
+            del gymnasium.registry[gym_id]
+        gymnasium.register(
+            id=gym_id,
+            entry_point="pearbench.envs.base:GameEnv",
+            kwargs={"game": game_cls.name},
+            disable_env_checker=True,
+            order_enforce=False,
+        )
+        return game_cls
+
+    if cls is not None:
+        return decorate(cls)
+    return decorate
+
+
+def ensure_loaded() -> None:
+    """Import the bundled game modules and discover entry points (once per process)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    from pearbench.envs import BUNDLED
+
+    for module in BUNDLED:
+        importlib.import_module(f"pearbench.envs.{module}")
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry_point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break pearbench
+            _log.warning("could not load environment entry point %s: %s", entry_point.name, exc)
+            continue
+        if isinstance(loaded, type) and loaded.__name__ and loaded not in _GAMES.values():
+            register_env(loaded, override=True)
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower()
+
+
+def get_game_class(name: str) -> type:
+    """Look a game up by registry name (``countdown``), title (``Countdown``) or Gymnasium id."""
+    ensure_loaded()
+    if name in _GAMES:
+        return _GAMES[name]
+    key = _normalise(name)
+    for game_cls in _GAMES.values():
+        if key in {_normalise(game_cls.name), _normalise(game_cls.title), _normalise(game_cls.gym_id())}:
+            return game_cls
+    raise unknown("environment", name, [g.gym_id() for g in _GAMES.values()])
+
+
+def make_game(name: str, difficulty: str | None = None, **knobs: Any):
+    """Instantiate a game by name at a difficulty level, with optional knob overrides."""
+    return get_game_class(name)(difficulty=difficulty, **knobs)
+
+
+def list_games() -> list[type]:
+    ensure_loaded()
+    return [_GAMES[name] for name in sorted(_GAMES)]
