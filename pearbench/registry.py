@@ -73,15 +73,26 @@ def register_env(cls: G | None = None, *, override: bool = False):
     return decorate
 
 
+def bundled_modules() -> list[str]:
+    """Every game module shipped in ``pearbench.envs`` (all modules but ``base`` and private ones)."""
+    import pkgutil
+
+    import pearbench.envs
+
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(pearbench.envs.__path__)
+        if not info.name.startswith("_") and info.name not in {"base", "splits"}
+    )
+
+
 def ensure_loaded() -> None:
     """Import the bundled game modules and discover entry points (once per process)."""
     global _LOADED
     if _LOADED:
         return
     _LOADED = True
-    from pearbench.envs import BUNDLED
-
-    for module in BUNDLED:
+    for module in bundled_modules():
         importlib.import_module(f"pearbench.envs.{module}")
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:

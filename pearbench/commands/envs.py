@@ -1,0 +1,9 @@
+"""`pearbench envs` (not built yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    subparsers.add_parser("envs", help="(not built yet)")

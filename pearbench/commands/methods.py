@@ -1,0 +1,9 @@
+"""`pearbench methods` (not built yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    subparsers.add_parser("methods", help="(not built yet)")
