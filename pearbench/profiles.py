@@ -1,7 +1,7 @@
 """Profiles: recipe files holding every size and shared hyperparameter (DESIGN §8).
 
 A profile is a TOML file with the tables ``models``, ``pretrain``, ``data``, ``sft``, ``rl`` and ``eval``.
-Bundled profiles live in ``pearbench/profiles/*.toml`` (``smoke``, ``small``, ``paper``); any path to a TOML file
+Bundled profiles live in ``pearbench/data/profiles/*.toml`` (``smoke``, ``small``, ``paper``); any path to a TOML file
 works too. ``--config FILE`` overrides profile keys (deep merge) and is recorded in every result.
 """
 
@@ -22,7 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 
 def bundled_profiles() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("pearbench.profiles").iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in resources.files("pearbench.data").joinpath("profiles").iterdir() if p.name.endswith(".toml"))
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def load_profile_raw(name_or_path: str) -> dict[str, Any]:
         return data
     if name_or_path not in bundled_profiles():
         raise unknown("profile", name_or_path, bundled_profiles())
-    with resources.files("pearbench.profiles").joinpath(f"{name_or_path}.toml").open("rb") as handle:
+    with resources.files("pearbench.data").joinpath("profiles", f"{name_or_path}.toml").open("rb") as handle:
         data = tomllib.load(handle)
     data.setdefault("name", name_or_path)
     return data

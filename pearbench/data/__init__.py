@@ -1,0 +1,1 @@
+"""Bundled recipe files: profiles/*.toml and suites/*.toml."""
