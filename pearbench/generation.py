@@ -1,0 +1,253 @@
+"""Generation backends returning response token ids and per-token log-probs (DESIGN §5).
+
+**Behavior log-probs** are the log-probs of the distribution the tokens were actually sampled from: after
+temperature scaling and top-p truncation. At temperature 1 and top-p 1 (the default for teacher data) they equal the
+model's own log-probs, which is what PEAR's δ compares against.
+
+Backends share one interface (:class:`GenerationBackend`): ``hf`` (default; a KV-cached sampling loop over any
+transformers causal LM, CPU or GPU) and ``vllm`` (imported only when chosen; see :mod:`pearbench.vllm_backend`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from pearbench.errors import PearbenchError
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling settings (recorded with every generated data set)."""
+
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    batch_size: int = 128
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise PearbenchError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not self.temperature > 0:
+            raise PearbenchError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise PearbenchError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.batch_size < 1:
+            raise PearbenchError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stop"] = list(self.stop)
+        return data
+
+
+@dataclass
+class Sample:
+    """One sampled response: ids (EOS included when generated), the sampled distribution's log-probs, why it ended."""
+
+    prompt_index: int
+    response_ids: list[int]
+    logprobs: list[float]
+    finish_reason: str  # "eos", "stop" or "length"
+    text: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class GenerationBackend(Protocol):
+    def generate(
+        self, prompts: Sequence[Sequence[int]], *, n: int, config: GenerationConfig, seed: int
+    ) -> list[Sample]: ...
+
+
+def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Mask (to -inf) tokens outside the smallest set whose probability mass reaches top_p."""
+    if top_p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+    remove = cumulative - torch.softmax(sorted_logits, dim=-1) >= top_p
+    sorted_logits = sorted_logits.masked_fill(remove, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+
+
+def _stop_ids(tokenizer, stop: Sequence[str]) -> list[list[int]]:
+    return [list(tokenizer(s, add_special_tokens=False).input_ids) for s in stop if s]
+
+
+class HFBackend:
+    """KV-cached ancestral sampling over a transformers causal LM, batched, with left padding."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.eos_id = tokenizer.eos_token_id
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: Sequence[Sequence[int]],
+        *,
+        n: int = 1,
+        config: GenerationConfig | None = None,
+        seed: int = 0,
+        progress: Any = None,
+    ) -> list[Sample]:
+        """n samples for each prompt (prompt-major order: all samples of prompt 0, then prompt 1, ...)."""
+        config = config or GenerationConfig()
+        if n < 1:
+            raise PearbenchError(f"n must be >= 1, got {n}")
+        jobs = [(index, list(prompt)) for index, prompt in enumerate(prompts) for _ in range(n)]
+        generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        stop_ids = _stop_ids(self.tokenizer, config.stop)
+        was_training = self.model.training
+        self.model.eval()
+        samples: list[Sample] = []
+        try:
+            for start in range(0, len(jobs), config.batch_size):
+                batch = jobs[start : start + config.batch_size]
+                samples.extend(self._generate_batch(batch, config, generator, stop_ids))
+                if progress is not None:
+                    progress.update(len(batch))
+        finally:
+            self.model.train(was_training)
+        return samples
+
+    def _generate_batch(self, batch, config: GenerationConfig, generator: torch.Generator, stop_ids):
+        device = next(self.model.parameters()).device
+        lengths = [len(p) for _, p in batch]
+        if min(lengths) == 0:
+            raise PearbenchError("empty prompt: a prompt needs at least one token")
+        width = max(lengths)
+        rows = len(batch)
+        input_ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((rows, width), dtype=torch.long)
+        for row, (_, prompt) in enumerate(batch):
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention[row, width - len(prompt) :] = 1
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+
+        tokens = torch.empty((rows, config.max_new_tokens), dtype=torch.long, device=device)
+        token_logprobs = torch.zeros((rows, config.max_new_tokens), dtype=torch.float32, device=device)
+        finished = torch.zeros(rows, dtype=torch.bool, device=device)
+        lengths_out = torch.full((rows,), config.max_new_tokens, dtype=torch.long, device=device)
+        reasons = ["length"] * rows
+        past = None
+        step_ids, step_mask, step_pos = input_ids, attention, positions
+        full_ids = input_ids
+        for step in range(config.max_new_tokens):
+            if config.use_cache:
+                out = self.model(
+                    input_ids=step_ids, attention_mask=step_mask, position_ids=step_pos, past_key_values=past,
+                    use_cache=True,
+                )
+                past = out.past_key_values
+            else:
+                out = self.model(input_ids=full_ids, attention_mask=step_mask, position_ids=positions, use_cache=False)
+            logits = out.logits[:, -1, :].float()
+            if config.temperature != 1.0:
+                logits = logits / config.temperature
+            logits = _top_p_filter(logits, config.top_p)
+            logprobs = F.log_softmax(logits, dim=-1)
+            probs = logprobs.exp()
+            chosen = torch.multinomial(probs.cpu(), 1, generator=generator).to(device).squeeze(-1)
+            chosen = torch.where(finished, torch.full_like(chosen, self.pad_id), chosen)
+            tokens[:, step] = chosen
+            token_logprobs[:, step] = logprobs.gather(-1, chosen[:, None]).squeeze(-1)
+            newly = (~finished) & (chosen == self.eos_id)
+            for row in torch.nonzero(newly).flatten().tolist():
+                lengths_out[row] = step + 1
+                reasons[row] = "eos"
+            finished |= newly
+            if stop_ids:
+                for row in torch.nonzero(~finished).flatten().tolist():
+                    seq = tokens[row, : step + 1].tolist()
+                    if any(len(s) and seq[-len(s) :] == s for s in stop_ids):
+                        finished[row] = True
+                        lengths_out[row] = step + 1
+                        reasons[row] = "stop"
+            if bool(finished.all()):
+                break
+            step_ids = chosen[:, None]
+            step_mask = torch.cat([step_mask, torch.ones((rows, 1), dtype=step_mask.dtype, device=device)], dim=1)
+            step_pos = step_pos[:, -1:] + 1
+            if not config.use_cache:
+                full_ids = torch.cat([full_ids, step_ids], dim=1)
+                positions = torch.cat([positions, step_pos], dim=1)
+        results = []
+        tokens_cpu, logprobs_cpu = tokens.cpu(), token_logprobs.cpu()
+        for row, (prompt_index, _) in enumerate(batch):
+            length = int(lengths_out[row])
+            ids = tokens_cpu[row, :length].tolist()
+            text_ids = ids[:-1] if reasons[row] == "eos" else ids
+            results.append(
+                Sample(
+                    prompt_index=prompt_index,
+                    response_ids=ids,
+                    logprobs=logprobs_cpu[row, :length].tolist(),
+                    finish_reason=reasons[row],
+                    text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
+                )
+            )
+        return results
+
+
+def pad_sequences(
+    prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ``input_ids``, ``attention_mask`` and a response mask aligned with next-token targets.
+
+    ``response_mask[b, t]`` is 1 where ``input_ids[b, t + 1]`` is a response token (shape (B, L - 1)).
+    """
+    seqs = [list(p) + list(r) for p, r in zip(prompts, responses)]
+    width = max(len(s) for s in seqs)
+    rows = len(seqs)
+    input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((rows, width), dtype=torch.long)
+    response_mask = torch.zeros((rows, width - 1), dtype=torch.float32)
+    for row, (prompt, response) in enumerate(zip(prompts, responses)):
+        seq = list(prompt) + list(response)
+        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        attention[row, : len(seq)] = 1
+        response_mask[row, len(prompt) - 1 : len(seq) - 1] = 1.0
+    return input_ids, attention, response_mask
+
+
+def token_logprobs(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """log p(input_ids[:, t+1] | input_ids[:, :t+1]) for right-padded batches, shape (B, L - 1), float32."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
+    return torch.gather(F.log_softmax(logits, dim=-1), -1, input_ids[:, 1:, None]).squeeze(-1)
+
+
+@torch.no_grad()
+def score_responses(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    responses: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    batch_size: int = 64,
+) -> list[list[float]]:
+    """Per-token log-probs of each response under ``model`` (temperature 1), one forward pass over the sequence."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[list[float]] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            p, r = prompts[start : start + batch_size], responses[start : start + batch_size]
+            input_ids, attention, mask = pad_sequences(p, r, pad_id)
+            lp = token_logprobs(model, input_ids.to(device), attention.to(device)).cpu()
+            for row in range(len(p)):
+                begin = len(p[row]) - 1
+                out.append(lp[row, begin : begin + len(r[row])].tolist())
+    finally:
+        model.train(was_training)
+    return out
