@@ -1,0 +1,620 @@
+"""The method registry (DESIGN §2): SFT objectives by name, their options, and their recipes in ``baselines/``.
+
+A :class:`Method` is a name, a description, a loss function with the common signature
+``loss(logprobs, behavior_logprobs, mask, options) -> ObjectiveOutput`` (see :mod:`pearbench.objectives` for the
+gradient-accumulation contract), an options dataclass (every option a documented field, TRL style), and two flags:
+``runs_sft`` (False for ``none``: RL straight from the base model) and ``needs_behavior_logprobs``.
+
+Adding a method needs no change to the harness::
+
+    from dataclasses import dataclass
+    from pearbench.methods import ObjectiveOptions, option, register_method
+    from pearbench.objectives import weighted_nll
+
+    @dataclass(frozen=True)
+    class MyOptions(ObjectiveOptions):
+        power: float = option(2.0, "Exponent of the weight.", "My paper (2026)", check=lambda v: v > 0, allowed="> 0")
+
+    @register_method("my-method", description="...", options_class=MyOptions, weighted=True)
+    def my_loss(logprobs, behavior_logprobs, mask, options):
+        return weighted_nll(logprobs, mask, ..., normalisation=options.normalisation)
+
+or through an entry point in the group ``pearbench.methods`` naming a module that registers on import.
+
+A recipe is a TOML file holding only objective options (``method = "pear-block"`` and an ``[options]`` table);
+one per bundled method ships in ``baselines/`` (the package ``pearbench.baselines``). :func:`recipe_hash` goes into
+every result record, and the leaderboard refuses records whose hash differs from the committed recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from torch import Tensor
+
+from pearbench import objectives
+from pearbench.errors import PearbenchError, unknown
+from pearbench.hashing import config_hash
+from pearbench.objectives import ObjectiveOutput
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+ENTRY_POINT_GROUP = "pearbench.methods"
+PAPER_PEAR = "PEAR, arXiv 2602.01058 (pearbench's reading of it, DESIGN §2)"
+PAPER_DFT = "DFT: Wu et al., On the Generalization of SFT ... with Reward Rectification, arXiv 2508.05629"
+PAPER_PEARBENCH = "pearbench (the PEAR paper leaves it unstated; DESIGN §2)"
+
+_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_LABEL_PATTERN = re.compile(r"(?P<name>[a-z0-9][a-z0-9_-]*)(?:@(?P<factor>[0-9]*\.?[0-9]+)x)?")
+_log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------- options
+
+
+def option(
+    default: Any,
+    help: str,
+    paper: str,
+    *,
+    check: Callable[[Any], Any] | None = None,
+    allowed: str = "",
+) -> Any:
+    """A documented option field: what it does (``help``), where it comes from (``paper``), its allowed values.
+
+    ``check(value)`` validates the value: it returns False (or raises PearbenchError) for a bad value, and may
+    return a normalised value instead of True.
+    """
+    return field(default=default, metadata={"help": help, "paper": paper, "check": check, "allowed": allowed})
+
+
+def _normalisation_check(value: Any) -> str:
+    return objectives.check_normalisation(value)
+
+
+@dataclass(frozen=True)
+class ObjectiveOptions:
+    """Options shared by every SFT objective. Fields validate on construction (PearbenchError naming the key)."""
+
+    normalisation: str = option(
+        "token-mean",
+        "Denominator of the loss: 'token-mean' (response tokens in the whole accumulated batch), 'seq-mean' (mean "
+        "over sequences of the per-sequence token mean) or 'self-normalised' (sum of the weights).",
+        PAPER_PEARBENCH,
+        check=_normalisation_check,
+        allowed=", ".join(objectives.NORMALISATIONS),
+    )
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            check = item.metadata.get("check")
+            if check is None:
+                continue
+            value = getattr(self, item.name)
+            try:
+                result = check(value)
+            except PearbenchError as exc:
+                raise PearbenchError(f"option {item.name!r}: {exc}") from None
+            if result is False:
+                raise PearbenchError(
+                    f"option {item.name!r} = {value!r} is out of range; allowed: {item.metadata.get('allowed')}"
+                )
+            if result is not True and result is not None:
+                object.__setattr__(self, item.name, result)
+
+
+@dataclass(frozen=True)
+class SFTOptions(ObjectiveOptions):
+    """Canonical SFT: the unweighted token NLL."""
+
+
+@dataclass(frozen=True)
+class DFTOptions(ObjectiveOptions):
+    """Dynamic fine-tuning: NLL weighted by the stop-gradient token probability."""
+
+
+def _delta_clip_check(value: Any) -> tuple[float, float]:
+    return objectives.check_clip("delta_clip", value)
+
+
+def _log_weight_clip_check(value: Any) -> tuple[float, float]:
+    return objectives.check_clip("log_weight_clip", value, max_upper=objectives.MAX_LOG_WEIGHT_BOUND)
+
+
+@dataclass(frozen=True)
+class PearSeqOptions(ObjectiveOptions):
+    """PEAR at the sequence level: one weight per sequence, exp(clip(Σ_j δ_j))."""
+
+    delta_clip: tuple[float, float] = option(
+        objectives.DEFAULT_DELTA_CLIP,
+        "Clip [low, high] of the per-token log-ratio δ_t = log π_θ - log π_β before it is summed.",
+        PAPER_PEAR,
+        check=_delta_clip_check,
+        allowed="two finite numbers [low, high] with low <= high",
+    )
+    log_weight_clip: tuple[float, float] = option(
+        objectives.DEFAULT_LOG_WEIGHT_CLIP,
+        "Clip [low, high] of log G_t before exponentiating into the weight Ĝ_t.",
+        PAPER_PEAR,
+        check=_log_weight_clip_check,
+        allowed=f"two finite numbers [low, high] with low <= high <= {objectives.MAX_LOG_WEIGHT_BOUND:g}",
+    )
+
+
+@dataclass(frozen=True)
+class PearTokenOptions(PearSeqOptions):
+    """PEAR at the token level: the discounted ratio of the continuation after each token."""
+
+    gamma: float = option(
+        objectives.DEFAULT_GAMMA,
+        "Discount γ per token of continuation: log G_t gains (tokens after t)·log γ.",
+        PAPER_PEAR,
+        check=objectives.check_gamma,
+        allowed="a number with 0 < gamma <= 1",
+    )
+
+
+@dataclass(frozen=True)
+class PearBlockOptions(PearTokenOptions):
+    """PEAR at the block level: the discounted ratio of the blocks after each token's block."""
+
+    block_size: int = option(
+        objectives.DEFAULT_BLOCK_SIZE,
+        "Block size B in response tokens, counted from the first response token (the last block may be shorter); "
+        "B = 1 is the token level.",
+        PAPER_PEAR,
+        check=objectives.check_block_size,
+        allowed="an integer >= 1",
+    )
+
+
+@dataclass(frozen=True)
+class NoSFTOptions:
+    """The ``none`` control has no objective options."""
+
+
+def options_to_dict(options: Any) -> dict[str, Any]:
+    """The options as plain JSON-ready data (tuples become lists)."""
+    return {
+        item.name: list(value) if isinstance(value := getattr(options, item.name), tuple) else value
+        for item in dataclasses.fields(options)
+    }
+
+
+def option_docs(options_class: type) -> list[dict[str, Any]]:
+    """Each option's name, default, help, paper and allowed values (for ``pearbench methods show`` and docs)."""
+    docs = []
+    for item in dataclasses.fields(options_class):
+        default = item.default
+        docs.append(
+            {
+                "name": item.name,
+                "default": list(default) if isinstance(default, tuple) else default,
+                "help": item.metadata.get("help", ""),
+                "paper": item.metadata.get("paper", ""),
+                "allowed": item.metadata.get("allowed", ""),
+            }
+        )
+    return docs
+
+
+# --------------------------------------------------------------------------------------------------- registry
+
+
+class LossFunction(Protocol):
+    def __call__(
+        self, logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: Any
+    ) -> ObjectiveOutput: ...
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered SFT objective.
+
+    name: registry name (lowercase letters, digits, '-', '_'), as in recipes and labels (``sft@3x``).
+    description: one line for ``pearbench methods list``.
+    loss: ``loss(logprobs, behavior_logprobs, mask, options) -> ObjectiveOutput``.
+    options_class: a frozen dataclass of documented options (see :func:`option`).
+    runs_sft: False when the method has no SFT stage (``none``: RL from the base model).
+    needs_behavior_logprobs: the loss reads π_β's per-token log-probs (the trainer must pass them).
+    weighted: the loss reweights tokens (its runs log the weight diagnostics).
+    paper: where the objective comes from.
+    recipe_path: a recipe file for a method registered from outside pearbench (bundled ones live in baselines/).
+    """
+
+    name: str
+    description: str
+    loss: LossFunction
+    options_class: type
+    runs_sft: bool = True
+    needs_behavior_logprobs: bool = False
+    weighted: bool = False
+    paper: str = ""
+    recipe_path: Path | None = None
+
+    def default_options(self) -> Any:
+        return self.options_class()
+
+    def make_options(self, values: Mapping[str, Any] | None = None, *, source: str = "options") -> Any:
+        """Build validated options from a mapping (missing keys take their defaults).
+
+        Unknown keys, wrong types and out-of-range values raise PearbenchError naming ``source``, the key and the
+        allowed values.
+        """
+        values = dict(values or {})
+        fields = {item.name: item for item in dataclasses.fields(self.options_class)}
+        for key in values:
+            if key not in fields:
+                allowed = ", ".join(sorted(fields)) or "(none: this method has no options)"
+                raise PearbenchError(
+                    f"{source}: unknown option {key!r} for method {self.name!r}; allowed: {allowed}"
+                )
+        coerced = {key: _coerce(source, key, value, fields[key]) for key, value in values.items()}
+        try:
+            return self.options_class(**coerced)
+        except PearbenchError as exc:
+            raise PearbenchError(f"{source}: {exc}") from None
+
+
+def _coerce(source: str, key: str, value: Any, item: dataclasses.Field) -> Any:
+    """TOML values to the option's type, judged by its default: float accepts ints, pairs become float tuples."""
+    default = item.default
+    allowed = item.metadata.get("allowed") or type(default).__name__
+
+    def fail() -> PearbenchError:
+        return PearbenchError(f"{source}: option {key!r} = {value!r} has the wrong type; allowed: {allowed}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise fail()
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail()
+        if not math.isfinite(float(value)):
+            raise PearbenchError(f"{source}: option {key!r} = {value!r} is not finite; allowed: {allowed}")
+        return float(value)
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail()
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise fail()
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise fail()
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            raise fail()
+        return tuple(float(v) for v in value)
+    return value
+
+
+_METHODS: dict[str, Method] = {}
+_ENTRY_POINTS_LOADED = False
+
+
+def add_method(method: Method, *, override: bool = False) -> Method:
+    """Register a :class:`Method` (``override=True`` replaces one of the same name)."""
+    if not isinstance(method.name, str) or not _NAME_PATTERN.fullmatch(method.name):
+        raise PearbenchError(
+            f"method name {method.name!r} is malformed; allowed: lowercase letters, digits, '-' and '_', starting "
+            "with a letter or digit"
+        )
+    if not (isinstance(method.options_class, type) and dataclasses.is_dataclass(method.options_class)):
+        raise PearbenchError(
+            f"method {method.name!r}: options_class must be a dataclass, got {method.options_class!r}"
+        )
+    if not callable(method.loss):
+        raise PearbenchError(f"method {method.name!r}: loss must be callable")
+    try:
+        method.options_class()
+    except (TypeError, PearbenchError) as exc:
+        raise PearbenchError(
+            f"method {method.name!r}: its options need a valid default for every field ({exc})"
+        ) from None
+    existing = _METHODS.get(method.name)
+    if existing is not None and existing != method and not override:
+        raise PearbenchError(
+            f"method name {method.name!r} is already registered by {existing.loss.__module__}; pass override=True "
+            "to replace it"
+        )
+    _METHODS[method.name] = method
+    return method
+
+
+def register_method(
+    name: str,
+    *,
+    description: str,
+    options_class: type,
+    runs_sft: bool = True,
+    needs_behavior_logprobs: bool = False,
+    weighted: bool = False,
+    paper: str = "",
+    recipe_path: str | Path | None = None,
+    override: bool = False,
+) -> Callable[[LossFunction], LossFunction]:
+    """Decorator registering a loss function as a method (see the module docstring)."""
+
+    def decorate(loss: LossFunction) -> LossFunction:
+        add_method(
+            Method(
+                name=name,
+                description=description,
+                loss=loss,
+                options_class=options_class,
+                runs_sft=runs_sft,
+                needs_behavior_logprobs=needs_behavior_logprobs,
+                weighted=weighted,
+                paper=paper,
+                recipe_path=Path(recipe_path) if recipe_path is not None else None,
+            ),
+            override=override,
+        )
+        return loss
+
+    return decorate
+
+
+def _load_entry_points() -> None:
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry_point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break pearbench
+            _log.warning("could not load method entry point %s: %s", entry_point.name, exc)
+            continue
+        if isinstance(loaded, Method) and loaded.name not in _METHODS:
+            add_method(loaded)
+
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name`` (PearbenchError listing the choices if there is none)."""
+    _load_entry_points()
+    if name not in _METHODS:
+        raise unknown("method", name, _METHODS)
+    return _METHODS[name]
+
+
+def list_methods() -> list[Method]:
+    """Every registered method, sorted by name."""
+    _load_entry_points()
+    return [_METHODS[name] for name in sorted(_METHODS)]
+
+
+# --------------------------------------------------------------------------------------------------- recipes
+
+
+def bundled_recipe_path(name: str) -> Path | None:
+    """The recipe shipped in ``baselines/`` for a bundled method, or None."""
+    candidate = resources.files("pearbench.baselines").joinpath(f"{name}.toml")
+    return Path(str(candidate)) if candidate.is_file() else None
+
+
+def recipe_path(name_or_path: str | Path) -> Path | None:
+    """The recipe file behind a method name or path (None: a plugin method without one uses its defaults)."""
+    if _is_path(name_or_path):
+        return Path(name_or_path)
+    method = get_method(str(name_or_path))
+    return bundled_recipe_path(method.name) or method.recipe_path
+
+
+def _is_path(name_or_path: str | Path) -> bool:
+    text = str(name_or_path)
+    return isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text
+
+
+def _read_recipe(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise PearbenchError(f"recipe file not found: {path}") from None
+    except IsADirectoryError:
+        raise PearbenchError(f"recipe path is a directory, not a TOML file: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PearbenchError(f"malformed recipe file {path}: {exc}") from None
+
+
+def parse_recipe(
+    data: Mapping[str, Any], *, source: str, expected_method: str | None = None
+) -> tuple[Method, Any]:
+    """Validate recipe content (``method`` and an ``[options]`` table, nothing else) into (Method, options)."""
+    extra = sorted(set(data) - {"method", "options"})
+    if extra:
+        raise PearbenchError(
+            f"{source}: unknown top-level key {extra[0]!r}; a recipe holds only 'method' and an [options] table"
+        )
+    name = data.get("method", expected_method)
+    if not isinstance(name, str):
+        raise PearbenchError(f"{source}: 'method' must be a method name string, got {name!r}")
+    if expected_method is not None and name != expected_method:
+        raise PearbenchError(f"{source}: recipe is for method {name!r}, expected {expected_method!r}")
+    try:
+        method = get_method(name)
+    except PearbenchError as exc:
+        raise PearbenchError(f"{source}: {exc}") from None
+    raw_options = data.get("options", {})
+    if not isinstance(raw_options, Mapping):
+        raise PearbenchError(f"{source}: 'options' must be a table, got {raw_options!r}")
+    return method, method.make_options(raw_options, source=source)
+
+
+def load_recipe(name_or_path: str | Path) -> tuple[Method, Any]:
+    """Load and validate a recipe by method name (its file in ``baselines/``) or by path to a TOML file.
+
+    A plugin method registered without a recipe file resolves to its default options.
+    """
+    path = recipe_path(name_or_path)
+    if path is None:
+        method = get_method(str(name_or_path))
+        return method, method.default_options()
+    expected = None if _is_path(name_or_path) else str(name_or_path)
+    return parse_recipe(_read_recipe(path), source=str(path), expected_method=expected)
+
+
+def options_hash(method_name: str, options: Any) -> str:
+    """Content hash of a method name and its fully resolved options (what :func:`recipe_hash` returns)."""
+    return config_hash({"method": method_name, "options": options_to_dict(options)})
+
+
+def recipe_hash(name_or_path: str | Path) -> str:
+    """Hash of a recipe's method name and fully resolved options (defaults filled in), for result records."""
+    method, options = load_recipe(name_or_path)
+    return options_hash(method.name, options)
+
+
+def parse_method_label(label: str) -> tuple[str, float]:
+    """Split a sweep label such as ``sft``, ``sft@3x`` or ``sft@0.33x`` into (method name, SFT-steps factor).
+
+    The factor multiplies the profile's SFT steps (1.0 without a suffix) and must be > 0. A factor on a
+    registered method that runs no SFT (``none@2x``) is refused.
+    """
+    match = _LABEL_PATTERN.fullmatch(label) if isinstance(label, str) else None
+    if match is None:
+        raise PearbenchError(
+            f"method label {label!r} is malformed; allowed: NAME or NAME@FACTORx with FACTOR > 0, e.g. sft, sft@3x, "
+            "sft@0.33x"
+        )
+    name = match.group("name")
+    if match.group("factor") is None:
+        return name, 1.0
+    factor = float(match.group("factor"))
+    if not factor > 0:
+        raise PearbenchError(f"method label {label!r} has SFT-steps factor {factor:g}; allowed: a factor > 0")
+    method = _METHODS.get(name)
+    if method is not None and not method.runs_sft:
+        raise PearbenchError(
+            f"method label {label!r}: method {name!r} runs no SFT, so an SFT-steps factor is meaningless"
+        )
+    return name, factor
+
+
+# --------------------------------------------------------------------------------------------------- bundled methods
+
+
+@register_method(
+    "sft",
+    description="Canonical SFT: unweighted token NLL.",
+    options_class=SFTOptions,
+    paper="standard supervised fine-tuning",
+)
+def _sft(
+    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: SFTOptions
+) -> ObjectiveOutput:
+    return objectives.sft_loss(
+        logprobs, mask, normalisation=options.normalisation, behavior_logprobs=behavior_logprobs
+    )
+
+
+@register_method(
+    "dft",
+    description="Dynamic fine-tuning: NLL weighted by the stop-gradient token probability.",
+    options_class=DFTOptions,
+    weighted=True,
+    paper=PAPER_DFT,
+)
+def _dft(
+    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: DFTOptions
+) -> ObjectiveOutput:
+    return objectives.dft_loss(
+        logprobs, mask, normalisation=options.normalisation, behavior_logprobs=behavior_logprobs
+    )
+
+
+@register_method(
+    "pear-seq",
+    description="PEAR, sequence level: one clipped importance weight per sequence.",
+    options_class=PearSeqOptions,
+    needs_behavior_logprobs=True,
+    weighted=True,
+    paper=PAPER_PEAR,
+)
+def _pear_seq(
+    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: PearSeqOptions
+) -> ObjectiveOutput:
+    return objectives.pear_loss(
+        logprobs,
+        behavior_logprobs,
+        mask,
+        level="seq",
+        delta_clip=options.delta_clip,
+        log_weight_clip=options.log_weight_clip,
+        normalisation=options.normalisation,
+    )
+
+
+@register_method(
+    "pear-token",
+    description="PEAR, token level: discounted importance ratio of the continuation after each token.",
+    options_class=PearTokenOptions,
+    needs_behavior_logprobs=True,
+    weighted=True,
+    paper=PAPER_PEAR,
+)
+def _pear_token(
+    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: PearTokenOptions
+) -> ObjectiveOutput:
+    return objectives.pear_loss(
+        logprobs,
+        behavior_logprobs,
+        mask,
+        level="token",
+        gamma=options.gamma,
+        delta_clip=options.delta_clip,
+        log_weight_clip=options.log_weight_clip,
+        normalisation=options.normalisation,
+    )
+
+
+@register_method(
+    "pear-block",
+    description="PEAR, block level: discounted importance ratio of the blocks after each token's block.",
+    options_class=PearBlockOptions,
+    needs_behavior_logprobs=True,
+    weighted=True,
+    paper=PAPER_PEAR,
+)
+def _pear_block(
+    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: PearBlockOptions
+) -> ObjectiveOutput:
+    return objectives.pear_loss(
+        logprobs,
+        behavior_logprobs,
+        mask,
+        level="block",
+        gamma=options.gamma,
+        block_size=options.block_size,
+        delta_clip=options.delta_clip,
+        log_weight_clip=options.log_weight_clip,
+        normalisation=options.normalisation,
+    )
+
+
+@register_method(
+    "none",
+    description="Control: no SFT stage; RL straight from the base model.",
+    options_class=NoSFTOptions,
+    runs_sft=False,
+    paper="pearbench control (DESIGN §2)",
+)
+def _no_sft(
+    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: NoSFTOptions
+) -> ObjectiveOutput:
+    raise PearbenchError("method 'none' runs no SFT stage, so it has no loss; check Method.runs_sft first")
