@@ -632,12 +632,12 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
                 "",
                 "",
             ]
-            for _stage in ("sft", "rl"):
-                for k in HEADLINE_KS:
-                    est = ref.metrics.get(k)
-                    line += [_num(est and est.value), _num(est and est.low), _num(est and est.high)]
-            line += [""] * (5 * len(HEADLINE_KS))
-            line += [str(ref.errors), str(ref.errors), "", tau]
+            # a reference model has no SFT or RL stage: its scores go in the sft_* columns, rl_* stay empty
+            for k in HEADLINE_KS:
+                est = ref.metrics.get(k)
+                line += [_num(est and est.value), _num(est and est.low), _num(est and est.high)]
+            line += [""] * (3 * len(HEADLINE_KS) + 5 * len(HEADLINE_KS))
+            line += [str(ref.errors), "", "", tau]
             writer.writerow(line)
     return buffer.getvalue()
 
@@ -707,6 +707,7 @@ def render_latex(boards: Sequence[Leaderboard]) -> str:
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #1a1a1a; max-width: 90em; }
+.scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; }
@@ -735,6 +736,7 @@ def _html_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], css_class: str, first_col: int
 ) -> list[str]:
     lines = [
+        '<div class="scroll">',
         f'<table class="{css_class}">',
         "<thead><tr>" + "".join(f"<th>{_h(h)}</th>" for h in header) + "</tr></thead>",
         "<tbody>",
@@ -747,7 +749,7 @@ def _html_table(
             for i, c in enumerate(row)
         )
         lines.append(f"<tr>{cells}</tr>")
-    lines += ["</tbody>", "</table>"]
+    lines += ["</tbody>", "</table>", "</div>"]
     return lines
 
 
@@ -786,7 +788,8 @@ def render_html(
                 REFERENCE_COLUMNS, [_reference_cells(r) for r in board.references], "reference", first_col=0
             )
         if board.notes:
-            lines += ['<ul class="notes">'] + [f"<li>{_h(note)}</li>" for note in board.notes] + ["</ul>"]
+            lines += ['<p class="notes">Notes:</p>', '<ul class="notes">']
+            lines += [f"<li>{_h(note)}</li>" for note in board.notes] + ["</ul>"]
         for caption, png in images.get(board.suite, ()):
             encoded = base64.b64encode(png).decode("ascii")
             lines.append(

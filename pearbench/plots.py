@@ -61,6 +61,9 @@ def passk_png(board: Leaderboard) -> bytes:
                 linewidth=0,
             )
         ax.set_xscale("log", base=2)
+        all_ks = sorted({k for row in board.rows for k in getattr(row, stage)})
+        ax.set_xticks(all_ks, [str(k) for k in all_ks])
+        ax.minorticks_off()
         ax.set_xlabel("k")
         ax.set_title(f"{board.suite}: pass@k {title}")
         ax.grid(True, alpha=0.3)

@@ -352,6 +352,9 @@ def test_markdown_table(sweep_board):
 
 def test_csv_parses_and_holds_every_row(sweep_board):
     rows = list(csv.DictReader(io.StringIO(render_csv([sweep_board]))))
+    assert all(
+        None not in row and None not in row.values() for row in rows
+    )  # every line as wide as the header
     assert [r["method_label"] for r in rows if r["kind"] == "method"] == [
         r.method_label for r in sweep_board.rows
     ]
