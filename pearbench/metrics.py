@@ -93,7 +93,7 @@ def paired_bootstrap(
     """Paired bootstrap of mean(a - b) over the same problems.
 
     Returns ``diff`` (observed mean difference), ``low``/``high`` (percentile CI) and ``p_value``: two-sided,
-    2 * min(P*(d <= 0), P*(d >= 0)) over the resampled mean differences, capped at 1.
+    2 * min(P*(d <= 0), P*(d >= 0)) (with a 1e-12 tolerance for rounding) over the resampled mean differences, capped at 1.
     """
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
@@ -106,7 +106,9 @@ def paired_bootstrap(
     means = diff[index].mean(axis=1)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    p_value = min(1.0, 2.0 * min(float(np.mean(means <= 0.0)), float(np.mean(means >= 0.0))))
+    # Resampled means that are exactly 0 in exact arithmetic come out as +-1e-17: count them on both sides.
+    tol = 1e-12 * max(1.0, float(np.abs(diff).max()))
+    p_value = min(1.0, 2.0 * min(float(np.mean(means <= tol)), float(np.mean(means >= -tol))))
     return {"diff": observed, "low": float(low), "high": float(high), "p_value": p_value}
 
 
