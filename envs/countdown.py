@@ -253,6 +253,6 @@ class Countdown(Game):
         if style == "steps":
             body = "".join(f"{a}{op}{b}={c}\n" for a, op, b, c in steps)
         else:
-            verbs = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
-            body = "".join(f"{verbs[op]} {a} and {b} to get {c}.\n" for a, op, b, c in steps)
+            verbs = {"+": "plus", "-": "minus", "*": "times", "/": "over"}
+            body = "".join(f"{a} {verbs[op]} {b} is {c}.\n" for a, op, b, c in steps)
         return f"{body}<answer>{expression}</answer>"

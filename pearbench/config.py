@@ -1,0 +1,183 @@
+"""Validated profiles (DESIGN §8): every size and shared hyperparameter of a run.
+
+:func:`load_profile` reads a bundled profile or a TOML path, deep-merges an optional ``--config FILE`` over it, and
+validates every key: an unknown key or an out-of-range value is one clear error naming the key, before any work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from pearbench.errors import PearbenchError
+from pearbench.grpo import GRPOConfig
+from pearbench.hashing import config_hash
+from pearbench.profiles import deep_merge, load_profile_raw, read_toml
+from pearbench.sft import SFTConfig
+
+_TABLES = {
+    "name", "description", "threads", "requires_gpu", "models", "data", "base_pretrain", "teacher_pretrain",
+    "behavior", "sft", "rl", "eval",
+}
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    #: "char" (pearbench's character-level tokenizer) or a Hugging Face id/path whose tokenizer all models share
+    tokenizer: str = "char"
+    #: tiny size name (see pearbench.models.TINY_SIZES) or hf:<id-or-path> / smollm2-135m
+    student: str = "tiny-2x128"
+    teacher: str = "tiny-3x192"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: int = 3000
+    validation: int = 100
+    test: int = 200
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Pretraining of the default base model / teacher on a trace corpus (plain NLL over the response tokens)."""
+
+    steps: int = 400
+    batch_size: int = 32
+    lr: float = 2e-3
+    warmup_steps: int = 30
+    weight_decay: float = 0.0
+    checkpoint_every: int = 100
+
+
+@dataclass(frozen=True)
+class BehaviorConfig:
+    """Teacher sampling for the SFT data (only verified-correct traces are kept)."""
+
+    sft_examples: int = 2000
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 96
+    #: the stage fails (naming the yield) when fewer than this share of sampled traces verify
+    min_yield: float = 0.1
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 96
+    ks: tuple[int, ...] = (1, 2, 4, 8, 16)
+    batch_size: int = 256
+
+
+def _build(cls, table: dict[str, Any], where: str):
+    allowed = {f.name for f in fields(cls)}
+    bad = sorted(set(table) - allowed)
+    if bad:
+        raise PearbenchError(f"unknown key {where}.{bad[0]}; allowed: {', '.join(sorted(allowed))}")
+    values = dict(table)
+    for f in fields(cls):
+        if f.name in values and isinstance(values[f.name], list):
+            values[f.name] = tuple(values[f.name])
+    try:
+        return cls(**values)
+    except PearbenchError as exc:
+        raise PearbenchError(f"{where}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise PearbenchError(f"invalid value in {where}: {exc}") from None
+
+
+def _positive(where: str, **values: float) -> None:
+    for key, value in values.items():
+        if not isinstance(value, (int, float)) or not value > 0:
+            raise PearbenchError(f"{where}.{key} must be > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    threads: int
+    requires_gpu: bool
+    models: ModelsConfig
+    data: DataConfig
+    base_pretrain: PretrainConfig
+    teacher_pretrain: PretrainConfig
+    behavior: BehaviorConfig
+    sft: SFTConfig
+    rl: GRPOConfig
+    eval: dict[str, Any]
+    eval_config: EvalConfig
+    raw: dict[str, Any] = field(repr=False)
+    override_file: str | None = None
+
+    @property
+    def hash(self) -> str:
+        return config_hash(self.raw)
+
+    def check_runnable(self) -> None:
+        """Refuse (clearly) a GPU profile where no GPU is available."""
+        if self.requires_gpu:
+            import torch
+
+            if not torch.cuda.is_available():
+                raise PearbenchError(
+                    f"profile {self.name!r} needs a CUDA GPU and real models (see its description); "
+                    "none is available here. Use --profile small or --profile smoke on CPU."
+                )
+
+
+def load_profile(name_or_path: str, config_file: str | None = None) -> Profile:
+    raw = load_profile_raw(name_or_path)
+    override_file = None
+    if config_file:
+        override = read_toml(config_file, "config")
+        override.pop("name", None)
+        raw = deep_merge(raw, override)
+        override_file = str(config_file)
+    bad = sorted(set(raw) - _TABLES)
+    if bad:
+        raise PearbenchError(f"unknown profile key {bad[0]!r}; allowed: {', '.join(sorted(_TABLES))}")
+    data = _build(DataConfig, raw.get("data", {}), "data")
+    _positive("data", train=data.train, validation=data.validation, test=data.test)
+    base = _build(PretrainConfig, raw.get("base_pretrain", {}), "base_pretrain")
+    teacher = _build(PretrainConfig, raw.get("teacher_pretrain", {}), "teacher_pretrain")
+    for where, cfg in (("base_pretrain", base), ("teacher_pretrain", teacher)):
+        _positive(where, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, checkpoint_every=cfg.checkpoint_every)
+    behavior = _build(BehaviorConfig, raw.get("behavior", {}), "behavior")
+    _positive("behavior", sft_examples=behavior.sft_examples, temperature=behavior.temperature,
+              max_new_tokens=behavior.max_new_tokens, batch_size=behavior.batch_size)
+    if not 0 < behavior.top_p <= 1 or not 0 <= behavior.min_yield <= 1:
+        raise PearbenchError("behavior.top_p must be in (0, 1] and behavior.min_yield in [0, 1]")
+    sft_table = dict(raw.get("sft", {}))
+    if "betas" in sft_table:
+        sft_table["betas"] = tuple(sft_table["betas"])
+    sft = _build(SFTConfig, sft_table, "sft")
+    rl = _build(GRPOConfig, raw.get("rl", {}), "rl")
+    eval_config = _build(EvalConfig, raw.get("eval", {}), "eval")
+    _positive("eval", n=eval_config.n, temperature=eval_config.temperature, max_new_tokens=eval_config.max_new_tokens)
+    if any(k < 1 for k in eval_config.ks):
+        raise PearbenchError("eval.ks must all be >= 1")
+    models = _build(ModelsConfig, raw.get("models", {}), "models")
+    threads = int(raw.get("threads", 2))
+    if threads < 1:
+        raise PearbenchError(f"threads must be >= 1, got {threads}")
+    return Profile(
+        name=str(raw.get("name")),
+        description=str(raw.get("description", "")),
+        threads=threads,
+        requires_gpu=bool(raw.get("requires_gpu", False)),
+        models=models,
+        data=data,
+        base_pretrain=base,
+        teacher_pretrain=teacher,
+        behavior=behavior,
+        sft=sft,
+        rl=rl,
+        eval=dict(raw.get("eval", {})),
+        eval_config=eval_config,
+        raw=raw,
+        override_file=override_file,
+    )

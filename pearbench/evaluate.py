@@ -1,0 +1,96 @@
+"""Evaluation of a policy on held-out instances: n samples per problem, verdicts, pass@k with CIs (DESIGN §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pearbench.corpus import prompt_text
+from pearbench.envs.base import Game, Instance
+from pearbench.generation import GenerationConfig, HFBackend
+from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
+from pearbench.models import encode_prompt
+
+
+@dataclass
+class EvalResult:
+    outcomes: list[dict[str, Any]]
+    metrics: dict[str, dict[str, float]]
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def summarise(outcomes: Sequence[dict[str, Any]], ks: Sequence[int], maj: Sequence[float] | None = None) -> dict:
+    """pass@k (every k in ks that is <= n), avg@n and maj@n with 95% percentile-bootstrap CIs over problems."""
+    n = [o["n"] for o in outcomes]
+    c = [o["c"] for o in outcomes]
+    metrics: dict[str, dict[str, float]] = {}
+    for k in ks:
+        if k <= min(n):
+            value, low, high = bootstrap_ci(pass_at_k_array(n, c, k))
+            metrics[f"pass@{k}"] = {"value": value, "low": low, "high": high}
+    value, low, high = bootstrap_ci([ci / ni for ni, ci in zip(n, c)])
+    metrics["avg@n"] = {"value": value, "low": low, "high": high}
+    if maj is not None:
+        value, low, high = bootstrap_ci(maj)
+        metrics["maj@n"] = {"value": value, "low": low, "high": high}
+    metrics["verifier_errors"] = {"value": float(sum(o["errors"] for o in outcomes)), "low": 0.0, "high": 0.0}
+    return metrics
+
+
+def evaluate_policy(
+    model,
+    tokenizer,
+    games: dict[str, Game],
+    instances: Sequence[Instance],
+    *,
+    n: int,
+    config: GenerationConfig,
+    seed: int,
+    ks: Sequence[int],
+    prompt_style: str = "compact",
+    n_examples: int = 4,
+    progress: bool = True,
+    desc: str = "eval",
+) -> EvalResult:
+    from tqdm.auto import tqdm
+
+    prompts = [encode_prompt(tokenizer, prompt_text(games[i.env], i, prompt_style)) for i in instances]
+    backend = HFBackend(model, tokenizer)
+    with tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="sample", leave=False) as bar:
+        samples = backend.generate(prompts, n=n, config=config, seed=seed, progress=bar)
+    by_prompt: list[list[Any]] = [[] for _ in instances]
+    for sample in samples:
+        by_prompt[sample.prompt_index].append(sample)
+    outcomes, maj, examples = [], [], []
+    for index, (instance, group) in enumerate(zip(instances, by_prompt)):
+        game = games[instance.env]
+        verdicts = [game.verify(instance, s.text) for s in group]
+        outcomes.append(
+            {
+                "id": instance.id,
+                "env": instance.env,
+                "difficulty": instance.difficulty,
+                "n": len(group),
+                "c": sum(v.correct for v in verdicts),
+                "errors": sum(v.error is not None for v in verdicts),
+            }
+        )
+        maj.append(maj_at_n([v.extracted for v in verdicts], [v.correct for v in verdicts]))
+        if index < n_examples:
+            examples.append(
+                {
+                    "id": instance.id,
+                    "prompt": prompt_text(game, instance, prompt_style),
+                    "completion": group[0].text,
+                    "correct": verdicts[0].correct,
+                }
+            )
+    metrics = summarise(outcomes, ks, maj if not any(g.multiple_solutions for g in games.values()) else None)
+    return EvalResult(outcomes=outcomes, metrics=metrics, examples=examples)
+
+
+def mean_pass(outcomes: Sequence[dict[str, Any]], k: int) -> float:
+    return float(np.mean(pass_at_k_array([o["n"] for o in outcomes], [o["c"] for o in outcomes], k)))

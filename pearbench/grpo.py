@@ -1,0 +1,299 @@
+"""GRPO (group relative policy optimisation): the one RL recipe every method goes through (DESIGN §1.5).
+
+Pure functions first (advantages, the clipped surrogate, aggregation), then the loop. Per RL step: draw
+``prompts_per_step`` training prompts (seeded by (seed, step)), sample ``group_size`` completions each from the current
+policy, reward them with the environment's verifier, normalise rewards within each group, and take
+``inner_iterations`` optimizer steps on the clipped surrogate. Everything a step needs is derived from (seed, step), so
+a run resumed from a checkpoint follows the same trajectory as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pearbench.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from pearbench.errors import PearbenchError
+from pearbench.generation import GenerationConfig, HFBackend, pad_sequences
+from pearbench.verdict import Verdict
+
+AGGREGATIONS = ("token-mean", "seq-mean")
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """The RL recipe. Its hash goes into every result record (identical for every method of a profile)."""
+
+    steps: int = 100
+    #: prompts drawn per step; each gets ``group_size`` completions
+    prompts_per_step: int = 16
+    #: completions per prompt (the group whose rewards are normalised together); >= 2
+    group_size: int = 8
+    lr: float = 1e-4
+    #: lower / upper clip of the importance ratio: clip(r, 1 - epsilon_low, 1 + epsilon_high) (DAPO's clip-higher)
+    epsilon_low: float = 0.2
+    epsilon_high: float = 0.28
+    #: divide group-centred rewards by the group's std (GRPO); False = Dr. GRPO's centring only
+    scale_rewards: bool = True
+    #: "token-mean": sum over all tokens of the batch / token count (DAPO, TRL's token-level loss types);
+    #: "seq-mean": mean over each sequence's tokens, then over sequences (original GRPO)
+    loss_aggregation: str = "token-mean"
+    #: coefficient of the k3 KL estimator to the SFT checkpoint (0 = no reference model in the loss)
+    kl_coef: float = 0.0
+    #: optimizer steps per generated batch (mu in the GRPO paper)
+    inner_iterations: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 64
+    micro_batch_size: int = 64
+    grad_clip: float = 1.0
+    weight_decay: float = 0.0
+    checkpoint_every: int = 25
+    #: compute the (logged) KL to the reference every this many steps when kl_coef is 0
+    kl_log_every: int = 10
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.steps < 0:
+            problems.append(f"steps must be >= 0 (got {self.steps})")
+        if self.group_size < 2:
+            problems.append(f"group_size must be >= 2 for group-relative advantages (got {self.group_size})")
+        if self.prompts_per_step < 1:
+            problems.append(f"prompts_per_step must be >= 1 (got {self.prompts_per_step})")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0 (got {self.lr})")
+        if not 0 <= self.epsilon_low < 1 or not self.epsilon_high >= 0:
+            problems.append("epsilon_low must be in [0, 1) and epsilon_high >= 0")
+        if self.loss_aggregation not in AGGREGATIONS:
+            problems.append(f"loss_aggregation must be one of {', '.join(AGGREGATIONS)} (got {self.loss_aggregation!r})")
+        if self.kl_coef < 0:
+            problems.append(f"kl_coef must be >= 0 (got {self.kl_coef})")
+        if self.inner_iterations < 1:
+            problems.append(f"inner_iterations must be >= 1 (got {self.inner_iterations})")
+        if not self.temperature > 0 or not 0 < self.top_p <= 1:
+            problems.append("temperature must be > 0 and top_p in (0, 1]")
+        if self.max_new_tokens < 1 or self.micro_batch_size < 1 or self.checkpoint_every < 1:
+            problems.append("max_new_tokens, micro_batch_size and checkpoint_every must be >= 1")
+        if problems:
+            raise PearbenchError("invalid rl recipe: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure functions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def group_advantages(rewards: torch.Tensor, *, scale_rewards: bool = True, eps: float = 1e-4) -> torch.Tensor:
+    """Group-relative advantages for rewards of shape (groups, group_size).
+
+    A_ij = (r_ij - mean_j r_ij) / (std_j r_ij + eps) with the unbiased std (as TRL), or without the division when
+    ``scale_rewards`` is False. A group whose rewards are all equal gets advantage 0.
+    """
+    if rewards.dim() != 2:
+        raise ValueError(f"rewards must have shape (groups, group_size), got {tuple(rewards.shape)}")
+    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    if not scale_rewards:
+        return centred
+    return centred / (rewards.std(dim=1, keepdim=True) + eps)
+
+
+def grpo_token_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    *,
+    epsilon_low: float,
+    epsilon_high: float,
+    ref_logprobs: torch.Tensor | None = None,
+    kl_coef: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-token clipped surrogate (to minimise), the clipped indicator and the per-token k3 KL.
+
+    r_t = exp(logp_t - old_logp_t); loss_t = -min(r_t A, clip(r_t, 1 - eps_low, 1 + eps_high) A) + beta * KL_t,
+    KL_t = exp(ref_t - logp_t) - (ref_t - logp_t) - 1 (Schulman's k3 estimator); A is per sequence, (B,) or (B, 1).
+    """
+    advantages = advantages.reshape(-1, 1)
+    ratio = torch.exp(logprobs - old_logprobs)
+    clipped_ratio = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high)
+    unclipped_term = ratio * advantages
+    clipped_term = clipped_ratio * advantages
+    loss = -torch.min(unclipped_term, clipped_term)
+    is_clipped = (clipped_term < unclipped_term).float()
+    if ref_logprobs is not None:
+        diff = ref_logprobs - logprobs
+        kl = torch.exp(diff) - diff - 1
+    else:
+        kl = torch.zeros_like(logprobs)
+    if kl_coef:
+        loss = loss + kl_coef * kl
+    return loss, is_clipped, kl
+
+
+def aggregate(token_values: torch.Tensor, mask: torch.Tensor, aggregation: str) -> tuple[torch.Tensor, float]:
+    """Numerator and denominator of the batch loss, so micro-batches accumulate exactly.
+
+    token-mean: (sum_bt v_bt m_bt, sum_bt m_bt); seq-mean: (sum_b mean_t v_bt, B).
+    """
+    if aggregation == "token-mean":
+        return (token_values * mask).sum(), float(mask.sum())
+    if aggregation == "seq-mean":
+        per_seq = (token_values * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        return per_seq.sum(), float(mask.shape[0])
+    raise ValueError(f"unknown loss aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+
+
+def logprobs_and_entropy(model, input_ids, attention_mask) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token log-probs of ``input_ids[:, 1:]`` and the entropy of each predictive distribution, (B, L - 1)."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
+    log_dist = F.log_softmax(logits, dim=-1)
+    taken = torch.gather(log_dist, -1, input_ids[:, 1:, None]).squeeze(-1)
+    entropy = -(log_dist.exp() * log_dist).sum(-1)
+    return taken, entropy
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------------------------
+
+#: reward function: (prompt index, completion text) -> Verdict
+RewardFn = Callable[[int, str], Verdict]
+
+
+def step_seed(seed: int, step: int, salt: int = 0) -> int:
+    return int(np.random.default_rng([seed, step, salt, 7919]).integers(0, 2**62))
+
+
+def train_grpo(
+    model: torch.nn.Module,
+    tokenizer,
+    prompts: Sequence[Sequence[int]],
+    reward_fn: RewardFn,
+    *,
+    config: GRPOConfig,
+    seed: int,
+    checkpoint_dir: str | Path,
+    reference: torch.nn.Module | None = None,
+    progress: bool = True,
+    desc: str = "rl",
+) -> list[dict[str, float]]:
+    """Run GRPO in place on ``model`` over the training ``prompts``; returns the per-step log."""
+    from tqdm.auto import tqdm
+
+    if len(prompts) < 1:
+        raise PearbenchError("GRPO got no training prompts")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    log: list[dict[str, float]] = []
+    start = 0
+    found = latest_checkpoint(checkpoint_dir)
+    if found is not None:
+        state = load_checkpoint(found, model, optimizer)
+        start, log = int(state["step"]), list(state.get("log", []))
+    if reference is not None:
+        reference.eval()
+        for parameter in reference.parameters():
+            parameter.requires_grad_(False)
+    backend = HFBackend(model, tokenizer)
+    pad_id = backend.pad_id
+    gen_config = GenerationConfig(
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        batch_size=config.prompts_per_step * config.group_size,
+    )
+    device = next(model.parameters()).device
+    bar = tqdm(total=config.steps, initial=start, desc=desc, disable=not progress, unit="step", leave=False)
+    for step in range(start, config.steps):
+        rng = np.random.default_rng([seed, step, 1])
+        chosen = rng.choice(len(prompts), size=config.prompts_per_step, replace=len(prompts) < config.prompts_per_step)
+        batch_prompts = [list(prompts[int(i)]) for i in chosen]
+        samples = backend.generate(batch_prompts, n=config.group_size, config=gen_config, seed=step_seed(seed, step))
+        verdicts = [reward_fn(int(chosen[s.prompt_index]), s.text) for s in samples]
+        rewards = torch.tensor([v.reward for v in verdicts], dtype=torch.float32).view(
+            config.prompts_per_step, config.group_size
+        )
+        advantages = group_advantages(rewards, scale_rewards=config.scale_rewards).flatten()
+        seq_prompts = [batch_prompts[s.prompt_index] for s in samples]
+        seq_responses = [s.response_ids for s in samples]
+        input_ids, attention, mask = pad_sequences(seq_prompts, seq_responses, pad_id)
+        input_ids, attention, mask = input_ids.to(device), attention.to(device), mask.to(device)
+        advantages = advantages.to(device)
+        rows = input_ids.shape[0]
+        micro = config.micro_batch_size
+        need_ref = reference is not None and (config.kl_coef > 0 or step % config.kl_log_every == 0)
+        with torch.no_grad():
+            ref_lp = None
+            if need_ref:
+                ref_lp = torch.cat(
+                    [logprobs_and_entropy(reference, input_ids[i : i + micro], attention[i : i + micro])[0]
+                     for i in range(0, rows, micro)]
+                )
+            old_lp = None
+            if config.inner_iterations > 1:
+                model.eval()
+                old_lp = torch.cat(
+                    [logprobs_and_entropy(model, input_ids[i : i + micro], attention[i : i + micro])[0]
+                     for i in range(0, rows, micro)]
+                )
+        model.train()
+        stats = {"clip_fraction": 0.0, "entropy": 0.0, "kl": 0.0, "loss": 0.0}
+        for _ in range(config.inner_iterations):
+            optimizer.zero_grad(set_to_none=True)
+            total_tokens = float(mask.sum())
+            denominator = total_tokens if config.loss_aggregation == "token-mean" else float(rows)
+            sums = {"clip": 0.0, "entropy": 0.0, "kl": 0.0, "loss": 0.0}
+            for i in range(0, rows, micro):
+                sl = slice(i, i + micro)
+                lp, entropy = logprobs_and_entropy(model, input_ids[sl], attention[sl])
+                old = old_lp[sl] if old_lp is not None else lp.detach()
+                ref = ref_lp[sl] if ref_lp is not None else None
+                token_loss, clipped, kl = grpo_token_loss(
+                    lp, old, advantages[sl], epsilon_low=config.epsilon_low, epsilon_high=config.epsilon_high,
+                    ref_logprobs=ref, kl_coef=config.kl_coef,
+                )
+                numerator, _ = aggregate(token_loss, mask[sl], config.loss_aggregation)
+                (numerator / denominator).backward()
+                m = mask[sl]
+                sums["clip"] += float((clipped * m).sum())
+                sums["entropy"] += float((entropy.detach() * m).sum())
+                sums["kl"] += float((kl.detach() * m).sum())
+                sums["loss"] += float(numerator.detach()) / denominator
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            if not torch.isfinite(grad_norm):
+                raise PearbenchError(f"non-finite gradient at RL step {step}")
+            optimizer.step()
+            stats = {
+                "clip_fraction": sums["clip"] / total_tokens,
+                "entropy": sums["entropy"] / total_tokens,
+                "kl": sums["kl"] / total_tokens if need_ref else float("nan"),
+                "loss": sums["loss"],
+            }
+        groups_solved = float((rewards.max(dim=1).values > 0).float().mean())
+        entry = {
+            "step": step + 1,
+            "reward_mean": float(rewards.mean()),
+            "pass_rate": groups_solved,
+            "verifier_errors": float(sum(v.error is not None for v in verdicts)),
+            "response_length": float(np.mean([len(s.response_ids) for s in samples])),
+            "grad_norm": float(grad_norm),
+            **stats,
+        }
+        log.append(entry)
+        bar.update(1)
+        bar.set_postfix(reward=f"{entry['reward_mean']:.3f}", ent=f"{entry['entropy']:.2f}")
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            save_checkpoint(checkpoint_dir, step + 1, model, optimizer, {"log": _json_safe(log)})
+    bar.close()
+    return log
+
+
+def _json_safe(log: list[dict[str, float]]) -> list[dict[str, float | None]]:
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in e.items()} for e in log]

@@ -1,0 +1,417 @@
+"""The stages of a run (DESIGN §1). Each takes the :class:`~pearbench.harness.Harness` and returns its outputs,
+reusing the content-addressed cache folder when its ``done.json`` exists."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from pearbench.corpus import prompt_text, trace_corpus
+from pearbench.errors import PearbenchError
+from pearbench.evaluate import evaluate_policy
+from pearbench.generation import GenerationConfig, HFBackend, score_responses
+from pearbench.hashing import config_hash
+from pearbench.io import atomic_write_json
+from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt, load_model, save_model
+
+if TYPE_CHECKING:
+    from pearbench.harness import Harness, StageDir
+
+
+def _stage(h: Harness, name: str, key: dict[str, Any]) -> StageDir:
+    from pearbench.harness import StageDir
+
+    return StageDir(h.out, name, key)
+
+
+def _log(message: str) -> None:
+    from pearbench.harness import _log as log
+
+    log(message)
+
+
+# -- tasks ------------------------------------------------------------------------------------------------------
+def tasks(h: Harness):
+    from pearbench.envs.base import Instance
+    from pearbench.envs.splits import make_splits
+
+    sizes = {"train": h.profile.data.train, "validation": h.profile.data.validation, "test": h.profile.data.test}
+    key = {"envs": [e.__dict__ for e in h.suite.envs], "sizes": sizes, "prompt_style": h.suite.prompt_style}
+    stage = _stage(h, "tasks", key)
+    path = stage.path / "splits.json"
+    if stage.done:
+        data = json.loads(path.read_text())
+        return {k: [Instance.from_dict(d) for d in v] for k, v in data.items()}, stage
+    total_weight = sum(e.weight for e in h.suite.envs)
+    splits: dict[str, list[Any]] = {"train": [], "validation": [], "test": []}
+    for spec in h.suite.envs:
+        share = {k: max(1, round(v * spec.weight / total_weight)) for k, v in sizes.items()}
+        made = make_splits(h.games[spec.name], share)
+        for split, items in made.items():
+            splits[split].extend(items)
+    atomic_write_json(path, {k: [i.to_dict() for i in v] for k, v in splits.items()}, indent=None)
+    stage.finish({"sizes": {k: len(v) for k, v in splits.items()}})
+    _log(f"  tasks: {', '.join(f'{k} {len(v)}' for k, v in splits.items())}")
+    return splits, stage
+
+
+# -- tokenizer ----------------------------------------------------------------------------------------------------
+def tokenizer(h: Harness):
+    if h.profile.models.tokenizer != "char":
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(h.profile.models.tokenizer)
+        tok.padding_side = "left"
+        return tok
+    return build_char_tokenizer()
+
+
+def _sft_objective():
+    from pearbench.methods import load_recipe
+
+    method, options = load_recipe("sft")
+    return method.loss, options
+
+
+# -- base and teacher ---------------------------------------------------------------------------------------------
+def pretrain(h: Harness, role: str, splits, tok):
+    """Pretrain the default base model (role "base") or teacher (role "teacher") on its trace corpus."""
+    from pearbench.sft import SFTConfig, train_sft
+
+    cfg = h.profile.base_pretrain if role == "base" else h.profile.teacher_pretrain
+    size = h.profile.models.student if role == "base" else h.profile.models.teacher
+    suite = h.suite
+    if role == "base":
+        corpus_spec = {
+            "style": suite.base_style,
+            "other_style": suite.teacher_style,
+            "other_style_share": suite.teacher_style_share,
+            "noise": suite.base_noise,
+        }
+        seed = suite.base_seed
+    else:
+        corpus_spec = {"style": suite.teacher_style, "other_style": None, "other_style_share": 0.0, "noise": 0.0}
+        seed = suite.teacher_seed
+    key = {
+        "role": role,
+        "size": size,
+        "pretrain": cfg.__dict__,
+        "corpus": corpus_spec,
+        "seed": seed,
+        "envs": [e.__dict__ for e in suite.envs],
+        "prompt_style": suite.prompt_style,
+        "train_size": h.profile.data.train,
+    }
+    stage = _stage(h, role, key)
+    model_dir = stage.path / "model"
+    if stage.done:
+        _log(f"  {role}: cached ({stage.path})")
+        return model_dir, stage
+    corpus = trace_corpus(
+        h.games, splits["train"], tok, size=cfg.steps * cfg.batch_size, prompt_style=suite.prompt_style,
+        seed=seed, **corpus_spec,
+    )
+    model = build_tiny_model(size, tok, seed=seed)
+    loss, options = _sft_objective()
+    log = train_sft(
+        model, corpus, objective=loss, options=options,
+        config=SFTConfig(steps=cfg.steps, batch_size=cfg.batch_size, micro_batch_size=cfg.batch_size, lr=cfg.lr,
+                         warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
+                         checkpoint_every=cfg.checkpoint_every),
+        seed=seed, pad_id=tok.pad_token_id, checkpoint_dir=stage.path / "ckpt", progress=h.request.progress,
+        desc=f"pretrain {role}",
+    )
+    save_model(model, tok, model_dir)
+    final_nll = float(np.mean([e.get("nll", float("nan")) for e in log[-20:]])) if log else float("nan")
+    stage.finish({"final_nll": final_nll, "corpus_size": len(corpus)})
+    _log(f"  {role}: pretrained {size} for {cfg.steps} steps (final nll {final_nll:.3f})")
+    return model_dir, stage
+
+
+def _load(model_dir: Path):
+    model, tok = load_model(model_dir, dtype=torch.float32)
+    return model, tok
+
+
+# -- behavior data ------------------------------------------------------------------------------------------------
+def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir) -> dict[str, Any]:
+    """Sample the teacher on training instances, keep verified-correct traces with their log-probs."""
+    from pearbench.behavior import mismatch_stats, read_parquet, write_parquet
+
+    cfg = h.profile.behavior
+    base_stage_key = _base_key_hash(h)
+    key = {"teacher": teacher_stage.hash, "base": base_stage_key, "behavior": cfg.__dict__, "seed": h.seed,
+           "train": config_hash([i.id for i in splits["train"]])}
+    stage = _stage(h, "behavior", key)
+    path = stage.path / "data.parquet"
+    if stage.done:
+        rows, meta = read_parquet(path, vocab_size=len(tok))
+        _log(f"  behavior: cached, {len(rows)} traces")
+        return {"rows": rows, "stats": stage.read_done()["stats"], "stage": stage}
+    teacher, _ = _load(teacher_dir)
+    gen = GenerationConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                           batch_size=cfg.batch_size)
+    if cfg.temperature != 1.0 or cfg.top_p != 1.0:
+        _log("  warning: teacher data sampled at temperature/top-p != 1: behavior log-probs are those of the "
+             "processed distribution, not the teacher's own")
+    train = list(splits["train"])
+    order = np.random.default_rng([h.seed, 11]).permutation(len(train))
+    rows: list[dict[str, Any]] = []
+    sampled = 0
+    backend = HFBackend(teacher, tok)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cfg.sft_examples, desc="behavior data", disable=not h.request.progress, unit="trace", leave=False)
+    for attempt in range(3):
+        for begin in range(0, len(order), cfg.batch_size):
+            if len(rows) >= cfg.sft_examples:
+                break
+            chunk = [train[int(i)] for i in order[begin : begin + cfg.batch_size]]
+            prompts = [encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in chunk]
+            samples = backend.generate(prompts, n=1, config=gen, seed=hash_seed(h.seed, attempt, begin))
+            sampled += len(samples)
+            for sample in samples:
+                instance = chunk[sample.prompt_index]
+                if sample.finish_reason != "eos":
+                    continue
+                if h.games[instance.env].verify(instance, sample.text).correct and len(rows) < cfg.sft_examples:
+                    rows.append({
+                        "prompt_ids": prompts[sample.prompt_index],
+                        "response_ids": sample.response_ids,
+                        "behavior_logprobs": sample.logprobs,
+                        "reward": 1.0,
+                        "env": instance.env,
+                        "instance_id": instance.id,
+                        "source": "sampled",
+                    })
+                    bar.update(1)
+        if len(rows) >= cfg.sft_examples:
+            break
+    bar.close()
+    verified_yield = len(rows) / max(1, sampled)
+    if len(rows) < cfg.sft_examples or verified_yield < cfg.min_yield:
+        raise PearbenchError(
+            f"teacher's verified yield is too low: {len(rows)} correct traces out of {sampled} sampled "
+            f"(yield {verified_yield:.3f}; need {cfg.sft_examples} traces and yield >= {cfg.min_yield})"
+        )
+    base_model, _ = _load(h.out / "cache" / f"base-{base_stage_key}" / "model")
+    base_lp = score_responses(base_model, [r["prompt_ids"] for r in rows], [r["response_ids"] for r in rows],
+                              tok.pad_token_id)
+    stats = {"yield": verified_yield, "sampled": sampled, **mismatch_stats(base_lp, rows)}
+    write_parquet(path, rows, {"teacher_stage": teacher_stage.hash, "generation": gen.to_dict(), "seed": h.seed})
+    stage.finish({"stats": stats})
+    _log(f"  behavior: {len(rows)} verified traces (yield {verified_yield:.2f}); mismatch: mean log pi0 - log pi_beta "
+         f"= {stats['mean_log_ratio']:.3f} per token")
+    return {"rows": rows, "stats": stats, "stage": stage}
+
+
+def hash_seed(*parts: int) -> int:
+    return int(np.random.default_rng([abs(int(p)) for p in parts]).integers(0, 2**62))
+
+
+def _base_key_hash(h: Harness) -> str:
+    """The base stage's hash (computed the same way as in :func:`pretrain`)."""
+    from pearbench.harness import StageDir
+
+    cfg = h.profile.base_pretrain
+    suite = h.suite
+    key = {
+        "role": "base",
+        "size": h.profile.models.student,
+        "pretrain": cfg.__dict__,
+        "corpus": {"style": suite.base_style, "other_style": suite.teacher_style,
+                   "other_style_share": suite.teacher_style_share, "noise": suite.base_noise},
+        "seed": suite.base_seed,
+        "envs": [e.__dict__ for e in suite.envs],
+        "prompt_style": suite.prompt_style,
+        "train_size": h.profile.data.train,
+    }
+    return StageDir(h.out, "base", key).hash
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------------
+def _gen_eval(h: Harness) -> GenerationConfig:
+    e = h.profile.eval_config
+    return GenerationConfig(max_new_tokens=e.max_new_tokens, temperature=e.temperature, top_p=e.top_p,
+                            batch_size=e.batch_size)
+
+
+def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> dict[str, Any]:
+    model, tok = _load(model_dir)
+    e = h.profile.eval_config
+    result = evaluate_policy(model, tok, h.games, splits["test"], n=e.n, config=_gen_eval(h), seed=seed, ks=e.ks,
+                             prompt_style=h.suite.prompt_style, progress=h.request.progress, desc=desc)
+    return {"outcomes": result.outcomes, "metrics": result.metrics, "examples": result.examples}
+
+
+def reference_eval(h: Harness, splits, base_dir, base_stage, teacher_dir, teacher_stage) -> dict[str, Any]:
+    """Base model and teacher on the test split, once per suite and profile (seed 0)."""
+    key = {"base": base_stage.hash, "teacher": teacher_stage.hash, "eval": h.profile.eval,
+           "test": config_hash([i.id for i in splits["test"]])}
+    stage = _stage(h, "reference", key)
+    path = stage.path / "reference.json"
+    if stage.done:
+        return json.loads(path.read_text())
+    out = {
+        "base": _eval_model(h, base_dir, splits, 0, "eval base"),
+        "teacher": _eval_model(h, teacher_dir, splits, 0, "eval teacher"),
+    }
+    atomic_write_json(path, out, indent=None)
+    stage.finish({})
+    for role in ("base", "teacher"):
+        m = out[role]["metrics"]
+        _log(f"  {role}: pass@1 {m['pass@1']['value']:.3f}, pass@8 {_fmt(m.get('pass@8'))}")
+    return out
+
+
+def _fmt(metric: dict[str, float] | None) -> str:
+    if not metric:
+        return "n/a"
+    return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
+
+
+def evaluate(h: Harness, splits, model_dir: Path, model_stage: StageDir, which: str) -> dict[str, Any]:
+    key = {"model": model_stage.hash, "eval": h.profile.eval, "seed": h.seed,
+           "test": config_hash([i.id for i in splits["test"]])}
+    stage = _stage(h, f"eval_{which}", key)
+    path = stage.path / "eval.json"
+    if stage.done:
+        return json.loads(path.read_text())
+    out = _eval_model(h, model_dir, splits, hash_seed(h.seed, 101), f"eval {which}")
+    atomic_write_json(path, out, indent=None)
+    stage.finish({})
+    return out
+
+
+# -- sft ----------------------------------------------------------------------------------------------------------
+def sft(h: Harness, tok, base_dir: Path, base_stage: StageDir, behavior_out: dict[str, Any]):
+    from dataclasses import replace
+
+    from pearbench.sft import train_sft
+
+    if not h.method.runs_sft:
+        _log(f"  sft: skipped (method {h.method_name} runs no SFT; RL starts from the base model)")
+        return base_dir, base_stage, []
+    steps = max(1, int(round(h.profile.sft.steps * h.sft_factor)))
+    config = replace(h.profile.sft, steps=steps)
+    key = {"base": base_stage.hash, "behavior": behavior_out["stage"].hash, "method": h.method_name,
+           "recipe": h.method_recipe_hash, "sft": config.__dict__, "seed": h.seed}
+    stage = _stage(h, "sft", key)
+    model_dir = stage.path / "model"
+    if stage.done:
+        _log(f"  sft: cached ({stage.path})")
+        return model_dir, stage, json.loads((stage.path / "log.json").read_text())
+    model, _ = _load(base_dir)
+    log = train_sft(model, behavior_out["rows"], objective=h.method.loss, options=h.options, config=config,
+                    seed=hash_seed(h.seed, 202), pad_id=tok.pad_token_id, checkpoint_dir=stage.path / "ckpt",
+                    progress=h.request.progress, desc=f"sft {h.label}")
+    save_model(model, tok, model_dir)
+    atomic_write_json(stage.path / "log.json", _finite(log), indent=None)
+    stage.finish({"steps": steps})
+    return model_dir, stage, log
+
+
+def _finite(log):
+    return [{k: (v if not (isinstance(v, float) and not math.isfinite(v)) else None) for k, v in e.items()} for e in log]
+
+
+# -- rl -----------------------------------------------------------------------------------------------------------
+def rl(h: Harness, splits, tok, sft_dir: Path, sft_stage: StageDir):
+    from pearbench.grpo import train_grpo
+
+    key = {"sft": sft_stage.hash, "rl": h.profile.rl.to_dict(), "seed": h.seed,
+           "train": config_hash([i.id for i in splits["train"]])}
+    stage = _stage(h, "rl", key)
+    model_dir = stage.path / "model"
+    if stage.done:
+        _log(f"  rl: cached ({stage.path})")
+        return model_dir, stage, json.loads((stage.path / "log.json").read_text())
+    model, _ = _load(sft_dir)
+    reference, _ = _load(sft_dir)
+    train = list(splits["train"])
+    prompts = [encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in train]
+
+    def reward(index: int, text: str):
+        instance = train[index]
+        return h.games[instance.env].verify(instance, text)
+
+    log = train_grpo(model, tok, prompts, reward, config=h.profile.rl, seed=hash_seed(h.seed, 303),
+                     checkpoint_dir=stage.path / "ckpt", reference=reference, progress=h.request.progress,
+                     desc=f"rl {h.label}")
+    save_model(model, tok, model_dir)
+    atomic_write_json(stage.path / "log.json", _finite(log), indent=None)
+    stage.finish({})
+    return model_dir, stage, log
+
+
+# -- record -------------------------------------------------------------------------------------------------------
+def _summary(log: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [e[key] for e in log if e.get(key) is not None and math.isfinite(e[key])]
+        if values:
+            out[key] = {"mean": float(np.mean(values)), "first": float(values[0]), "last": float(values[-1])}
+    return out
+
+
+def record(h: Harness, *, stage_hashes, behavior, reference, sft_log, rl_log, sft_eval, rl_eval) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from pearbench.harness import git_commit, package_versions
+    from pearbench.profiles import rl_recipe_hash
+    from pearbench.results import finalize_record, make_run_id, write_record
+
+    sft_diag = _summary(sft_log, ("nll", "weighted_loss", "mean_weight", "ess_fraction", "delta_clip_fraction",
+                                  "log_weight_clip_fraction", "mean_log_ratio")) or None
+    window = max(1, len(rl_log) // 5)
+    rewards = [e["reward_mean"] for e in rl_log]
+    body = {
+        "run_id": make_run_id(h.suite.name, h.label, h.seed, h.profile.name),
+        "suite": h.suite.name,
+        "method": h.method_name,
+        "method_label": h.label,
+        "sft_steps_factor": h.sft_factor,
+        "seed": h.seed,
+        "profile": h.profile.name,
+        "config_hashes": stage_hashes,
+        "method_recipe_hash": h.method_recipe_hash,
+        "rl_recipe_hash": rl_recipe_hash(h.profile.raw),
+        "method_options": _plain(asdict(h.options)) if h.options is not None else {},
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+        "mismatch": behavior["stats"],
+        "sft_diagnostics": sft_diag,
+        "rl_curve": {"step": [int(e["step"]) for e in rl_log], "reward_mean": rewards},
+        "rl_summary": {
+            "reward_first": float(np.mean(rewards[:window])) if rewards else None,
+            "reward_last": float(np.mean(rewards[-window:])) if rewards else None,
+            **_summary(rl_log, ("entropy", "kl", "clip_fraction", "response_length", "pass_rate")),
+        },
+        "eval": {"n": h.profile.eval_config.n, "temperature": h.profile.eval_config.temperature,
+                 "max_new_tokens": h.profile.eval_config.max_new_tokens, "ks": list(h.profile.eval_config.ks)},
+        "outcomes": {"sft": sft_eval["outcomes"], "rl": rl_eval["outcomes"]},
+        "metrics": {"sft": sft_eval["metrics"], "rl": rl_eval["metrics"]},
+        "reference": reference,
+        "examples": [{**e, "stage": "sft"} for e in sft_eval["examples"]]
+        + [{**e, "stage": "rl"} for e in rl_eval["examples"]],
+        "timings": {k: round(v, 3) for k, v in h.timings.items()},
+        "profile_override": h.profile.raw if h.profile.override_file else None,
+    }
+    final = finalize_record(body)
+    path = write_record(h.out, final)
+    final["_path"] = str(path)
+    return final
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj

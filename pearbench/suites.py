@@ -1,0 +1,131 @@
+"""Suites: which environments and levels, the trace styles of base corpus and teacher, the mismatch level (DESIGN §1).
+
+A suite is a TOML recipe (bundled in ``pearbench/data/suites/`` or any path)::
+
+    name = "countdown"
+    prompt_style = "compact"        # compact prompts for the char-level tiny models; "natural" for real LMs
+    base_seed = 1234                # seeds of base and teacher pretraining (trained once per suite and profile)
+    teacher_seed = 4321
+    [[envs]]
+    name = "countdown"
+    difficulty = "easy"
+    [styles]
+    base = "words"
+    teacher = "steps"
+    [mismatch]
+    teacher_style_share = 0.2       # share of teacher-style traces in the base corpus (lower = bigger gap)
+    base_noise = 0.5                # fraction of base-corpus traces whose answer is corrupted
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pearbench.errors import PearbenchError, unknown
+from pearbench.profiles import read_toml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+DEFAULT_SUITE = "countdown"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str
+    difficulty: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    envs: tuple[EnvSpec, ...]
+    base_style: str
+    teacher_style: str
+    teacher_style_share: float
+    base_noise: float
+    prompt_style: str = "compact"
+    base_seed: int = 1234
+    teacher_seed: int = 4321
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["envs"] = [asdict(e) for e in self.envs]
+        return data
+
+    def games(self) -> dict[str, Any]:
+        """One Game object per (env, difficulty), keyed by env name (one level per env per suite)."""
+        from pearbench.registry import make_game
+
+        return {spec.name: make_game(spec.name, difficulty=spec.difficulty) for spec in self.envs}
+
+
+def bundled_suites() -> list[str]:
+    folder = resources.files("pearbench.data").joinpath("suites")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+_KEYS = {"name", "description", "prompt_style", "base_seed", "teacher_seed", "envs", "styles", "mismatch"}
+
+
+def load_suite(name_or_path: str | None = None) -> Suite:
+    """Load and validate a suite (bundled name or TOML path); errors name the bad key or value."""
+    name_or_path = name_or_path or DEFAULT_SUITE
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        data = read_toml(name_or_path, "suite")
+        data.setdefault("name", Path(name_or_path).stem)
+    else:
+        if name_or_path not in bundled_suites():
+            raise unknown("suite", name_or_path, bundled_suites())
+        with resources.files("pearbench.data").joinpath("suites", f"{name_or_path}.toml").open("rb") as handle:
+            data = tomllib.load(handle)
+        data.setdefault("name", name_or_path)
+    bad = sorted(set(data) - _KEYS)
+    if bad:
+        raise PearbenchError(f"unknown key {bad[0]!r} in suite {name_or_path}; allowed: {', '.join(sorted(_KEYS))}")
+    from pearbench.registry import get_game_class
+
+    envs = []
+    for entry in data.get("envs", []):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise PearbenchError(f"suite {name_or_path}: each [[envs]] entry needs a name")
+        game_cls = get_game_class(entry["name"])
+        difficulty = entry.get("difficulty", game_cls.default_difficulty)
+        if difficulty not in game_cls.levels:
+            raise unknown(f"difficulty for {game_cls.name} in suite {name_or_path}", difficulty, game_cls.levels)
+        envs.append(EnvSpec(name=game_cls.name, difficulty=difficulty, weight=float(entry.get("weight", 1.0))))
+    if not envs:
+        raise PearbenchError(f"suite {name_or_path} lists no environments")
+    if len({e.name for e in envs}) != len(envs):
+        raise PearbenchError(f"suite {name_or_path} lists an environment twice")
+    styles = data.get("styles", {})
+    mismatch = data.get("mismatch", {})
+    suite = Suite(
+        name=str(data["name"]),
+        description=str(data.get("description", "")),
+        envs=tuple(envs),
+        base_style=str(styles.get("base", "words")),
+        teacher_style=str(styles.get("teacher", "steps")),
+        teacher_style_share=float(mismatch.get("teacher_style_share", 0.2)),
+        base_noise=float(mismatch.get("base_noise", 0.5)),
+        prompt_style=str(data.get("prompt_style", "compact")),
+        base_seed=int(data.get("base_seed", 1234)),
+        teacher_seed=int(data.get("teacher_seed", 4321)),
+    )
+    for spec in envs:
+        styles_allowed = get_game_class(spec.name).trace_styles
+        for role, style in (("base", suite.base_style), ("teacher", suite.teacher_style)):
+            if style not in styles_allowed:
+                raise unknown(f"{role} trace style for {spec.name}", style, styles_allowed)
+    if not 0 <= suite.teacher_style_share <= 1 or not 0 <= suite.base_noise <= 1:
+        raise PearbenchError("suite mismatch.teacher_style_share and mismatch.base_noise must be in [0, 1]")
+    if suite.prompt_style not in ("compact", "natural"):
+        raise unknown("prompt_style", suite.prompt_style, ("compact", "natural"))
+    return suite
