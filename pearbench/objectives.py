@@ -519,7 +519,7 @@ def weighted_nll(
 
     if normalisation == "seq-mean":
         row_sums = weighted.sum(dim=1)
-        loss_sum = row_sums.sum()
+        loss_sum = (row_sums / tokens_per_row.clamp(min=1.0).to(loss_dtype)).sum()
         normaliser = sequence_count
     else:
         loss_sum = weighted.sum()
