@@ -587,6 +587,9 @@ def dft_loss(
     behavior_logprobs: Tensor | None = None,
 ) -> ObjectiveOutput:
     """Dynamic fine-tuning: ``Σ_t sg[π_θ(y_t)] ℓ_t`` (weights from :func:`dft_weights`)."""
+    mask = response_mask(
+        mask, _check_float_tensor("logprobs", logprobs, None).shape
+    )  # validate the mask once
     weights = dft_weights(logprobs, mask)
     return weighted_nll(
         logprobs, mask, weights, normalisation=normalisation, behavior_logprobs=behavior_logprobs
@@ -610,6 +613,9 @@ def pear_loss(
         raise PearbenchError(
             f"pear-{level} needs behavior_logprobs (the behavior policy's per-token log-probs)"
         )
+    mask = response_mask(
+        mask, _check_float_tensor("logprobs", logprobs, None).shape
+    )  # validate the mask once
     stats = pear_weights_with_stats(
         logprobs,
         behavior_logprobs,
