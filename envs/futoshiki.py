@@ -21,6 +21,8 @@ from pearbench.registry import register_env
 
 _SEPARATORS = frozenset(" \t\r\n,;|/[](){}'\"")
 _MAX_ANSWER_CHARS = 2_000
+#: generation adds clues this many at a time between propagations (pruning removes any excess)
+_ADD_BATCH = 3
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,9 @@ class _Solver:
 
     def propagate(self, domains: list[int]) -> None:
         """Shrink ``domains`` in place to a fixed point; raises _Contradiction when a cell or value has no place."""
+        if self.log is None:
+            self._propagate_fast(domains)
+            return
         n, full, peers = self.n, self.full, self.peers
         spread = [False] * (n * n)  # singles already removed from their peers
         changed = True
@@ -141,6 +146,51 @@ class _Solver:
                             if hit & (hit - 1):
                                 raise _Contradiction  # two values that both fit only here
                             changed |= self._narrow(domains, cell, hit, "hidden", _low(hit), index)
+
+    def _propagate_fast(self, domains: list[int]) -> None:
+        """The same fixed point as :meth:`propagate` without logging (inlined: generation calls it thousands of times)."""
+        n, full, peers = self.n, self.full, self.peers
+        spread = [False] * (n * n)
+        changed = True
+        while changed:
+            changed = False
+            for cell in range(n * n):
+                mask = domains[cell]
+                if not spread[cell] and mask & (mask - 1) == 0:
+                    spread[cell] = True
+                    for peer in peers[cell]:
+                        value = domains[peer]
+                        if value & mask:
+                            value &= ~mask
+                            if not value:
+                                raise _Contradiction
+                            domains[peer] = value
+                            changed = True
+            for a, b in self.less:
+                da, db = domains[a], domains[b]
+                new_a = da & ((1 << (db.bit_length() - 1)) - 1)
+                new_b = db & ~((da & -da) * 2 - 1)
+                if not new_a or not new_b:
+                    raise _Contradiction
+                if new_a != da or new_b != db:
+                    domains[a], domains[b] = new_a, new_b
+                    changed = True
+            for unit in self.units:
+                once = twice = 0
+                for cell in unit:
+                    twice |= once & domains[cell]
+                    once |= domains[cell]
+                if once != full:
+                    raise _Contradiction
+                only = once & ~twice
+                if only:
+                    for cell in unit:
+                        hit = domains[cell] & only
+                        if hit and hit != domains[cell]:
+                            if hit & (hit - 1):
+                                raise _Contradiction
+                            domains[cell] = hit
+                            changed = True
 
     def initial(self) -> list[int]:
         domains = [self.full] * (self.n * self.n)
@@ -300,16 +350,17 @@ class Futoshiki(Game):
         solver = _Solver(n, {}, [])
         domains = solver.initial()
         selected: list[tuple[str, Any]] = []
-        for clue in clues:
+        for number, clue in enumerate(clues, start=1):
             selected.append(clue)
             if clue[0] == "given":
                 (r, c) = clue[1]
                 domains[r * n + c] &= 1 << (grid[r][c] - 1)
             else:
                 solver.less.append(tuple(r * n + c for r, c in clue[1]))
-            solver.propagate(domains)
-            if _solved(domains):
-                break
+            if number % _ADD_BATCH == 0 or number == len(clues):
+                solver.propagate(domains)
+                if _solved(domains):
+                    break
         for clue in sorted(selected, key=lambda item: item[0] != "given"):
             trial = [other for other in selected if other is not clue]
             if _solved_by_propagation(n, grid, trial):

@@ -152,11 +152,14 @@ def solve_grid(
 @functools.lru_cache(maxsize=16)
 def count_clue_sets(width: int, height: int) -> int:
     """Exact number of distinct (row clues, column clues) pairs over all 2**(width*height) grids."""
+    row_clue = [tuple(line_clue([bits >> c & 1 for c in range(width)])) for bits in range(1 << width)]
+    col_clue = [tuple(line_clue([bits >> r & 1 for r in range(height)])) for bits in range(1 << height)]
     seen = set()
-    for bits in itertools.product((0, 1), repeat=width * height):
-        grid = [list(bits[r * width : (r + 1) * width]) for r in range(height)]
-        rows, cols = grid_clues(grid)
-        seen.add((tuple(map(tuple, rows)), tuple(map(tuple, cols))))
+    for rows in itertools.product(range(1 << width), repeat=height):
+        columns = tuple(
+            col_clue[sum((row >> c & 1) << r for r, row in enumerate(rows))] for c in range(width)
+        )
+        seen.add((tuple(row_clue[row] for row in rows), columns))
     return len(seen)
 
 

@@ -126,11 +126,12 @@ def all_solutions(n: int) -> tuple[tuple[int, ...], ...]:
 @functools.lru_cache(maxsize=8)
 def count_partial_boards(n: int, min_placed: int, max_placed: int) -> int:
     """Distinct sets of pre-placed queens (min..max of them) that extend to at least one full solution."""
-    boards = set()
+    boards: set[int] = set()
     for solution in all_solutions(n):
+        # a board as one integer: 5 bits per row holding column + 1 (0 = no queen in that row)
+        codes = [(col + 1) << (5 * row) for row, col in enumerate(solution)]
         for k in range(min_placed, max_placed + 1):
-            for rows in itertools.combinations(range(n), k):
-                boards.add(tuple(solution[r] if r in rows else -1 for r in range(n)))
+            boards.update(map(sum, itertools.combinations(codes, k)))
     return len(boards)
 
 

@@ -1,9 +1,187 @@
-"""`pearbench envs` (not built yet)."""
+"""`pearbench envs`: list the registered environments, show one, or sample instances with solver traces.
+
+A thin shell over :func:`env_rows`, :func:`describe_env` and :func:`sample_env`, which a notebook can call directly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Any
+
+from pearbench.errors import PearbenchError
+from pearbench.registry import get_game_class, list_games
+
+
+def env_rows() -> list[dict[str, Any]]:
+    """One row per registered environment: gym id, name, family, levels, multiple solutions."""
+    return [
+        {
+            "gym_id": game_cls.gym_id(),
+            "name": game_cls.name,
+            "family": game_cls.family,
+            "levels": list(game_cls.levels),
+            "multiple_solutions": game_cls.multiple_solutions,
+        }
+        for game_cls in list_games()
+    ]
+
+
+def format_table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip()
+        for line in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def env_table() -> str:
+    rows = [
+        [row["gym_id"], row["family"], "/".join(row["levels"]), "yes" if row["multiple_solutions"] else "no"]
+        for row in env_rows()
+    ]
+    return format_table(rows, ["gym id", "family", "difficulty levels", "multiple solutions"])
+
+
+def level_configs(env_id: str) -> dict[str, dict[str, Any]]:
+    """Every knob's value at every level (the Config defaults with the level's overrides applied)."""
+    game_cls = get_game_class(env_id)
+    return {level: game_cls(difficulty=level).config_dict() for level in game_cls.levels}
+
+
+def describe_env(env_id: str) -> str:
+    """Description, knobs and their defaults per level, trace styles, and an example prompt (seed 0)."""
+    game_cls = get_game_class(env_id)
+    defaults = {f.name: f.default for f in dataclasses.fields(game_cls.Config)}
+    configs = level_configs(env_id)
+    levels = list(game_cls.levels)
+    rows = [
+        [knob, repr(default), *(repr(configs[level][knob]) for level in levels)]
+        for knob, default in defaults.items()
+    ]
+    game = game_cls()
+    instance = game.generate(0)
+    parts = [
+        f"{game_cls.gym_id()}  (name: {game_cls.name}, family: {game_cls.family})",
+        game_cls.description,
+        f"multiple solutions: {'yes' if game_cls.multiple_solutions else 'no'}; "
+        f"default difficulty: {game_cls.default_difficulty}",
+        "",
+        "Knobs (gymnasium.make keyword arguments) and their value per level:",
+        format_table(rows, ["knob", "default", *levels]),
+        "",
+        f"Trace styles: {', '.join(game_cls.trace_styles)}",
+        "",
+        f"Example prompt ({game.difficulty}, seed 0):",
+        game.prompt(instance),
+        "",
+        "Compact prompt:",
+        game.compact_prompt(instance).rstrip("\n"),
+    ]
+    return "\n".join(parts)
+
+
+def sample_env(
+    env_id: str,
+    n: int = 3,
+    difficulty: str | None = None,
+    seed: int = 0,
+    style: str | None = None,
+    compact: bool = False,
+) -> list[dict[str, Any]]:
+    """``n`` instances (seeds ``seed``, ``seed + 1``, ...) with prompt, solver trace, gold answer and verdict."""
+    if n < 1:
+        raise PearbenchError(f"--n must be at least 1, got {n}")
+    game_cls = get_game_class(env_id)
+    game = game_cls(difficulty=difficulty)
+    style = style or game_cls.trace_styles[0]
+    game._check_style(style)
+    samples = []
+    for offset in range(n):
+        instance = game.generate(seed + offset)
+        trace = game.solve(instance, style)
+        verdict = game.verify(instance, trace)
+        samples.append(
+            {
+                "id": instance.id,
+                "seed": instance.seed,
+                "difficulty": game.difficulty,
+                "prompt": game.compact_prompt(instance) if compact else game.prompt(instance),
+                "trace": trace,
+                "gold": instance.answer,
+                "verdict": verdict,
+            }
+        )
+    return samples
+
+
+def format_samples(samples: list[dict[str, Any]]) -> str:
+    blocks = []
+    for sample in samples:
+        verdict = sample["verdict"]
+        status = "correct" if verdict.correct else "WRONG"
+        if verdict.error:
+            status = f"error: {verdict.error}"
+        blocks.append(
+            "\n".join(
+                [
+                    f"=== {sample['id']} (seed {sample['seed']}, {sample['difficulty']}) ===",
+                    "--- prompt ---",
+                    sample["prompt"].rstrip("\n"),
+                    "--- solver trace ---",
+                    sample["trace"],
+                    "--- gold answer ---",
+                    sample["gold"],
+                    f"--- verdict on the trace: {status} (reward {verdict.reward}) ---",
+                ]
+            )
+        )
+    return "\n\n".join(blocks)
+
+
+def _list(args: argparse.Namespace) -> int:
+    print(env_table())
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    print(describe_env(args.env_id))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    samples = sample_env(args.env_id, args.n, args.difficulty, args.seed, args.style, args.compact)
+    print(format_samples(samples))
+    return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    subparsers.add_parser("envs", help="(not built yet)")
+    parser = subparsers.add_parser("envs", help="list, show or sample the registered environments")
+    actions = parser.add_subparsers(dest="envs_command", metavar="ACTION", parser_class=type(parser))
+    parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
+
+    list_parser = actions.add_parser("list", help="table of every environment")
+    list_parser.set_defaults(func=_list)
+
+    show_parser = actions.add_parser(
+        "show", help="description, knobs per level, trace styles, prompt example"
+    )
+    show_parser.add_argument(
+        "env_id", metavar="ID", help="gym id (pearbench/Countdown-v0) or name (countdown)"
+    )
+    show_parser.set_defaults(func=_show)
+
+    sample_parser = actions.add_parser("sample", help="instances with prompt, solver trace, gold and verdict")
+    sample_parser.add_argument(
+        "env_id", metavar="ID", help="gym id (pearbench/Countdown-v0) or name (countdown)"
+    )
+    sample_parser.add_argument("--n", type=int, default=3, help="number of instances (default 3)")
+    sample_parser.add_argument(
+        "--difficulty", default=None, help="difficulty level (default: the game's default)"
+    )
+    sample_parser.add_argument("--seed", type=int, default=0, help="first instance seed (default 0)")
+    sample_parser.add_argument("--style", default=None, help="solver trace style (default: the game's first)")
+    sample_parser.add_argument("--compact", action="store_true", help="show the compact prompt")
+    sample_parser.set_defaults(func=_sample)
