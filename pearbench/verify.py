@@ -41,6 +41,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import lru_cache
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -154,6 +155,92 @@ def find_answer_candidate(completion: str) -> tuple[str | None, str | None]:
     if tagged is not None:
         return tagged, rest
     return last_boxed(rest), rest
+
+
+# -- fast exact numbers for RL rewards (no math-verify, no pool) ---------------------------------------------------
+
+_MAX_EXACT_CHARS = 200
+_MAX_EXACT_DIGITS = 60
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+"
+_PLAIN_NUMBER = re.compile(rf"([+-]?)\s*({_NUMBER})")
+_SLASH_FRACTION = re.compile(rf"([+-]?)\s*({_NUMBER})\s*/\s*([+-]?)\s*({_NUMBER})")
+_LATEX_FRACTION = re.compile(
+    rf"([+-]?)\s*\\frac\s*\{{\s*([+-]?)\s*({_NUMBER})\s*\}}\s*\{{\s*([+-]?)\s*({_NUMBER})\s*\}}"
+)
+_ASSIGNMENT = re.compile(r"[A-Za-z](?:_\{?\w\}?)?\s*=\s*(.+)", re.DOTALL)
+_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+def _unwrap_math(text: str) -> str:
+    text = text.strip()
+    for left, right in _DELIMITERS:
+        if len(text) >= len(left) + len(right) and text.startswith(left) and text.endswith(right):
+            return text[len(left) : len(text) - len(right)].strip()
+    return text
+
+
+def _exact(number: str) -> Fraction | None:
+    digits = sum(char.isdigit() for char in number)
+    if digits > _MAX_EXACT_DIGITS:
+        return None
+    return Fraction(number.replace(",", ""))
+
+
+def parse_rational(text: str, *, allow_assignment: bool = True) -> Fraction | None:
+    """Exact value of a plainly written rational number, or None. Pure string parsing: fast enough for RL rewards.
+
+    Accepted (after markdown emphasis, surrounding ``$...$`` / ``\\(...\\)`` and a trailing period are removed):
+    integers (``-12``, ``1,234``, ``1{,}234``), decimals (``0.5``, ``.5``), fractions ``a/b`` and
+    ``\\frac{a}{b}`` (also ``\\dfrac``, ``\\tfrac``, a sign in front or in the numerator), one pair of
+    parentheses around a number, and ``x = <number>`` when ``allow_assignment``. Anything else (expressions, words,
+    more than 60 digits, a zero denominator) gives None. Never evaluates the text.
+    """
+    if not isinstance(text, str) or len(text) > _MAX_EXACT_CHARS:
+        return None
+    value = _unwrap_math(strip_emphasis(text))
+    if allow_assignment:
+        match = _ASSIGNMENT.fullmatch(value)
+        if match:
+            value = _unwrap_math(match.group(1))
+    value = value.rstrip(".").strip()
+    value = (
+        value.replace("{,}", ",")
+        .replace("\\dfrac", "\\frac")
+        .replace("\\tfrac", "\\frac")
+        .replace("\u2212", "-")
+    )
+    if value.startswith("(") and value.endswith(")") and "," not in value:
+        value = value[1:-1].strip()
+    try:
+        match = _PLAIN_NUMBER.fullmatch(value)
+        if match:
+            number = _exact(match.group(2))
+            return None if number is None else (-number if match.group(1) == "-" else number)
+        match = _SLASH_FRACTION.fullmatch(value)
+        if match:
+            return _fraction(match.group(1), "", match.group(2), match.group(3), match.group(4))
+        match = _LATEX_FRACTION.fullmatch(value)
+        if match:
+            return _fraction(*match.groups())
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def _fraction(
+    outer: str, numerator_sign: str, numerator: str, denominator_sign: str, denominator: str
+) -> Fraction | None:
+    top, bottom = _exact(numerator), _exact(denominator)
+    if top is None or bottom is None or bottom == 0:
+        return None
+    negative = [outer, numerator_sign, denominator_sign].count("-") % 2 == 1
+    return -(top / bottom) if negative else top / bottom
+
+
+def format_rational(value: Fraction | int) -> str:
+    """Canonical text of an exact number: ``7``, ``-3/4`` (reduced, sign in front)."""
+    value = Fraction(value)
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
 # -- math-verify calls (run in the worker processes; also usable in-process) --------------------------------------

@@ -252,3 +252,47 @@ def test_verify_batch_with_explicit_worker_count_resizes_the_default_pool() -> N
     assert verdicts[0].correct
     assert verify_module._DEFAULT is not None and verify_module._DEFAULT.workers == 1
     verify_module.shutdown()
+
+
+# -- fast exact parsing for RL rewards -------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fractions(max_denominator=10**6).filter(lambda f: abs(f) < 10**12))
+def test_parse_rational_round_trips_every_written_form(value: Fraction) -> None:
+    from pearbench.verify import format_rational, parse_rational
+
+    sign = "-" if value < 0 else ""
+    top, bottom = abs(value.numerator), value.denominator
+    forms = [
+        format_rational(value),
+        f"{sign}\\frac{{{top}}}{{{bottom}}}",
+        f"\\dfrac{{{sign}{top}}}{{{bottom}}}",
+        f"{sign}{top * 7}/{bottom * 7}",
+        f"x = {format_rational(value)}",
+        f"$ {format_rational(value)} $",
+        f"**{format_rational(value)}**.",
+    ]
+    if 10**9 % bottom == 0:  # a terminating decimal, written out digit by digit (the slow, obvious way)
+        scaled = top * (10**9 // bottom)
+        forms.append(f"{sign}{scaled // 10**9}.{scaled % 10**9:09d}")
+    for form in forms:
+        assert parse_rational(form) == value, form
+
+
+@pytest.mark.parametrize(
+    "text", ["2+2", "1/0", "\\frac{1}{0}", "abc", "1e5", "1,23", "9" * 61, "", "--3", "3/", "(1, 2)", "x = y"]
+)
+def test_parse_rational_rejects_anything_but_a_plain_number(text: str) -> None:
+    from pearbench.verify import parse_rational
+
+    assert parse_rational(text) is None
+
+
+def test_parse_rational_thousands_and_assignment_switch() -> None:
+    from pearbench.verify import parse_rational
+
+    assert parse_rational("1,234,567") == 1234567
+    assert parse_rational("1{,}000") == 1000
+    assert parse_rational("x = 4", allow_assignment=False) is None
+    assert parse_rational("\u22123") == -3  # unicode minus
