@@ -8,6 +8,7 @@ their folder and a rerun resumes from the newest complete checkpoint. Nothing ha
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -116,7 +117,8 @@ class Harness:
         self.out = Path(request.out)
         self.timings: dict[str, float] = {}
         self.games = self.suite.games()
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), self.profile.threads)))
+        threads = int(os.environ.get("PEARBENCH_THREADS", self.profile.threads))
+        torch.set_num_threads(max(1, threads))
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:

@@ -100,6 +100,8 @@ def paired_bootstrap(
     if x.shape != y.shape or x.ndim != 1 or x.size == 0:
         raise ValueError("paired_bootstrap needs two equal-length, non-empty 1-D sequences")
     diff = x - y
+    if not np.all(np.isfinite(diff)):
+        raise ValueError("paired_bootstrap got a non-finite value")
     observed = float(diff.mean())
     rng = np.random.default_rng(seed)
     index = rng.integers(0, diff.size, size=(n_resamples, diff.size))

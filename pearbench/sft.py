@@ -21,6 +21,7 @@ import torch
 from pearbench.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from pearbench.errors import PearbenchError
 from pearbench.generation import pad_sequences, token_logprobs
+from pearbench.objectives import LossDiagnostics
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def _aligned_behavior(prompts, responses, behavior, width: int) -> torch.Tensor:
     return out
 
 
-#: An objective: (logprobs with grad, behavior log-probs or None, response mask, options) -> object with
-#: ``loss_sum`` (scalar tensor), ``normaliser`` (float or tensor) and ``diagnostics`` (dict of floats).
+#: An objective (pearbench.methods.Method.loss): (logprobs with grad, behavior log-probs or None, response mask,
+#: options) -> pearbench.objectives.ObjectiveOutput (numerator, this micro-batch's denominator share, diagnostics).
 Objective = Callable[..., Any]
 
 
@@ -125,8 +126,7 @@ def train_sft(
         indices = batch_indices(step, len(examples), config.batch_size, seed)
         optimizer.zero_grad(set_to_none=True)
         total_normaliser = 0.0
-        merged: dict[str, float] = {}
-        weight_tokens = 0.0
+        diagnostics = []
         for begin in range(0, len(indices), config.micro_batch_size):
             chunk = [examples[i] for i in indices[begin : begin + config.micro_batch_size]]
             prompts = [e["prompt_ids"] for e in chunk]
@@ -140,10 +140,7 @@ def train_sft(
             out = objective(logprobs, behavior, mask.to(device), options)
             out.loss_sum.backward()
             total_normaliser += float(out.normaliser)
-            tokens = float(mask.sum())
-            weight_tokens += tokens
-            for key, value in out.diagnostics.items():
-                merged[key] = merged.get(key, 0.0) + float(value) * tokens
+            diagnostics.append(out.diagnostics)
         if total_normaliser <= 0:
             raise PearbenchError("SFT batch has no response tokens")
         for parameter in model.parameters():
@@ -153,7 +150,7 @@ def train_sft(
         if not torch.isfinite(grad_norm):
             raise PearbenchError(f"non-finite gradient at SFT step {step}: the objective produced NaN/inf")
         optimizer.step()
-        entry = {key: value / weight_tokens for key, value in merged.items()}
+        entry = {key: float(value) for key, value in LossDiagnostics.merge(diagnostics).summary().items()}
         entry.update({"step": step + 1, "lr": lr_at(step, config), "grad_norm": float(grad_norm)})
         log.append(entry)
         bar.update(1)
