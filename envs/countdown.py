@@ -6,6 +6,7 @@ evaluates (exactly, with rational arithmetic) to the target is accepted, not onl
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from fractions import Fraction
@@ -173,6 +174,21 @@ def _search(items: list[tuple[Fraction, str]], target: Fraction, ops: str, steps
     return None
 
 
+def _reachable(items: tuple[Fraction, ...], ops: str) -> set[Fraction]:
+    """Every value reachable by combining all items pairwise with non-negative, exact-division steps."""
+    if len(items) == 1:
+        return {items[0]}
+    out: set[Fraction] = set()
+    for i, j in itertools.permutations(range(len(items)), 2):
+        rest = tuple(items[k] for k in range(len(items)) if k not in (i, j))
+        for op in ops:
+            value = _apply(op, items[i], items[j])
+            if value is None or value < 0 or value.denominator != 1:
+                continue
+            out |= _reachable((*rest, value), ops)
+    return out
+
+
 def _fmt(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
@@ -210,9 +226,19 @@ class Countdown(Game):
             if 1 <= target <= cfg.max_target:
                 return {"numbers": numbers, "target": int(target)}, expression
 
-    def instance_space(self) -> int:
+    def instance_space(self) -> int | None:
+        """Distinct (ordered numbers, target) pairs the generator can produce; None when too many to enumerate."""
         cfg = self.config
-        return (cfg.max_number - cfg.min_number + 1) ** cfg.n_numbers
+        values = range(cfg.min_number, cfg.max_number + 1)
+        if len(values) ** cfg.n_numbers > 20_000 or cfg.n_numbers > 4:
+            return None
+        total = 0
+        for combo in itertools.combinations_with_replacement(values, cfg.n_numbers):
+            targets = {t for t in _reachable(tuple(Fraction(v) for v in combo), cfg.operators)}
+            targets = {t for t in targets if t.denominator == 1 and 1 <= t <= cfg.max_target}
+            orderings = len(set(itertools.permutations(combo)))
+            total += orderings * len(targets)
+        return total
 
     def prompt(self, instance: Instance) -> str:
         numbers = ", ".join(str(n) for n in instance.problem["numbers"])
