@@ -142,6 +142,10 @@ def format_samples(samples: list[dict[str, Any]]) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    if args.reasoning_gym:
+        from pearbench.rg_adapter import register_reasoning_gym
+
+        register_reasoning_gym()
     print(env_table())
     return 0
 
@@ -163,6 +167,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
 
     list_parser = actions.add_parser("list", help="table of every environment")
+    list_parser.add_argument(
+        "--reasoning-gym",
+        action="store_true",
+        help="also list reasoning-gym's tasks (needs reasoning-gym installed)",
+    )
     list_parser.set_defaults(func=_list)
 
     show_parser = actions.add_parser(
