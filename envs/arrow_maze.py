@@ -46,6 +46,7 @@ END_MARK = "*"
 _MAX_ANSWER_CHARS = 600
 _GENERATION_BUDGET = 4_000
 _SPACE_COUNT_CAP = 5_000
+_SPACE_NODE_BUDGET = 200_000
 
 
 @dataclass(frozen=True)
@@ -279,14 +280,36 @@ class _Solver:
         return [divmod(cell, self.cols) for cell in path]
 
 
+def banded_king_paths(rows: int, cols: int) -> int:
+    """Closed-form lower bound on king-move Hamiltonian paths from corner (0, 0).
+
+    Family: sweep bands of two rows, alternately left-to-right and right-to-left, visiting each column's two
+    cells in either order (consecutive columns are always king-adjacent); a band's first column starts at its top
+    and, unless it is the last band, its last column ends at its bottom (to step down into the next band); an odd
+    last row is walked straight. Free choices: the middle columns of every band and the last column of a final
+    band. Either orientation of the grid may be swept, so the larger count is a bound.
+    """
+
+    def count(height: int, width: int) -> int:
+        bands, single_row = divmod(height, 2)
+        if bands == 0:
+            return 1
+        free = (width - 2) * bands + (0 if single_row else 1)
+        return 2 ** max(free, 0)
+
+    return max(count(rows, cols), count(cols, rows))
+
+
 @functools.lru_cache(maxsize=64)
-def _corner_king_paths(rows: int, cols: int, cap: int) -> int:
-    """Hamiltonian paths from cell (0, 0) over king moves, counted up to ``cap``."""
+def enumerated_king_paths(rows: int, cols: int, cap: int, node_budget: int) -> int:
+    """King-move Hamiltonian paths from cell (0, 0) found by plain enumeration, stopping at ``cap`` paths or
+    ``node_budget`` search nodes (so a lower bound on their number)."""
     total = rows * cols
     visited = [[False] * cols for _ in range(rows)]
-    found = [0]
+    found, nodes = [0], [0]
 
     def walk(r: int, c: int, depth: int) -> None:
+        nodes[0] += 1
         if depth == total:
             found[0] += 1
             return
@@ -296,7 +319,7 @@ def _corner_king_paths(rows: int, cols: int, cap: int) -> int:
                 visited[nr][nc] = True
                 walk(nr, nc, depth + 1)
                 visited[nr][nc] = False
-                if found[0] >= cap:
+                if found[0] >= cap or nodes[0] >= node_budget:
                     return
 
     visited[0][0] = True
@@ -344,8 +367,8 @@ class ArrowMaze(Game):
         return problem, "/".join(" ".join(str(n) for n in row) for row in number)
 
     def instance_space(self) -> int:
-        """Lower bound 4 * K (times C(N-2, clues) when search_per_cell is 0), K = king-move Hamiltonian paths from
-        a corner, counted up to a cap.
+        """Lower bound 4 * K (times C(N-2, clues) when search_per_cell is 0), K = a lower bound on the king-move
+        Hamiltonian paths from a corner (the larger of :func:`banded_king_paths` and a bounded enumeration).
 
         A king path is a valid generator path, and the arrows plus the start cell give the path back (follow each
         arrow one square), so distinct king paths from one start give distinct grids; the four corners give
@@ -354,7 +377,11 @@ class ArrowMaze(Game):
         """
         rows, cols = self.config.rows, self.config.cols
         corners = len({(0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1)})
-        bound = corners * _corner_king_paths(rows, cols, _SPACE_COUNT_CAP)
+        paths = max(
+            banded_king_paths(rows, cols),
+            enumerated_king_paths(rows, cols, _SPACE_COUNT_CAP, _SPACE_NODE_BUDGET),
+        )
+        bound = corners * paths
         if self.config.search_per_cell == 0:
             bound *= comb(rows * cols - 2, self.config.clues)
         return bound

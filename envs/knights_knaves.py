@@ -40,8 +40,10 @@ class KnightsKnavesConfig:
     def __post_init__(self) -> None:
         if not 2 <= self.n_people <= 8:
             raise ValueError(f"n_people must be in 2..8, got {self.n_people!r}")
-        if not 0 <= self.max_depth <= 3:
-            raise ValueError(f"max_depth must be in 0..3, got {self.max_depth!r}")
+        # Depth 0 (bare "X is a knight" statements) never has a unique solution: flipping every role keeps each
+        # statement's truth equal to its speaker's honesty, so solutions come in pairs.
+        if not 1 <= self.max_depth <= 3:
+            raise ValueError(f"max_depth must be in 1..3, got {self.max_depth!r}")
 
 
 def evaluate(formula: Formula, knights: dict[str, bool]) -> bool:
@@ -235,8 +237,6 @@ class KnightsKnaves(Game):
                 statements = [{"speaker": n, "says": f} for n, f in zip(names, says)]
                 total += len(solutions(names, statements)) == 1
             return total
-        if max_depth == 0:
-            return 1  # no tautology without a connective; the chain bound needs one
         bound = 1
         for earlier in range(1, len(names)):
             bound *= count_formulas(earlier, max_depth)

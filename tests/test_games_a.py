@@ -161,7 +161,7 @@ BAD_CONFIGS = {
     "cipher": [{"kind": "enigma"}, {"n_words": 1}, {"key_length": 1}, {"hint_letters": 27}],
     "maze": [{"rows": 1}, {"cols": 99}, {"loop_fraction": 1.5}, {"loop_fraction": -0.1}],
     "arrow_maze": [{"rows": 1}, {"cols": 9}, {"clues": -1}, {"clues": 15}, {"search_per_cell": -1}],
-    "knights_knaves": [{"n_people": 1}, {"n_people": 9}, {"max_depth": -1}, {"max_depth": 4}],
+    "knights_knaves": [{"n_people": 1}, {"n_people": 9}, {"max_depth": 0}, {"max_depth": 4}],
 }
 
 
@@ -598,12 +598,33 @@ def test_knights_formula_count_matches_enumeration():
             assert all(knights_knaves.depth(f) <= max_depth for f in formulas)
 
 
+def test_knights_bare_statements_never_have_a_unique_solution():
+    """Why max_depth >= 1: with atoms only, flipping every role preserves consistency, so solutions pair up."""
+    names = ["A", "B", "C"]
+    atoms = knights_knaves.all_formulas(names, 0)
+    for says in itertools.product(atoms, repeat=len(names)):
+        statements = [{"speaker": n, "says": f} for n, f in zip(names, says)]
+        assert len(knights_knaves.solutions(names, statements, limit=8)) != 1
+
+
 def test_knights_random_formulas_stay_in_the_enumerated_grammar():
     names = ["A", "B"]
     grammar = {json.dumps(f) for f in knights_knaves.all_formulas(names, 2)}
     rng = random.Random(3)
     for _ in range(2000):
         assert json.dumps(knights_knaves.random_formula(names, 2, rng)) in grammar
+
+
+def test_arrow_king_path_bound_is_below_exact_count():
+    for rows, cols in [(2, 2), (2, 3), (3, 3), (3, 4), (4, 3), (2, 6), (4, 4)]:
+        exact = arrow_maze.enumerated_king_paths(rows, cols, 10**9, 10**9)
+        assert 1 <= arrow_maze.banded_king_paths(rows, cols) <= exact
+    cells = [(r, c) for r in range(3) for c in range(3)]
+    by_permutation = sum(
+        all(max(abs(a[0] - b[0]), abs(a[1] - b[1])) == 1 for a, b in zip(order, order[1:]))
+        for order in ([(0, 0), *rest] for rest in itertools.permutations(cells[1:]))
+    )
+    assert arrow_maze.enumerated_king_paths(3, 3, 10**9, 10**9) == by_permutation
 
 
 def test_arrow_direction_between_matches_rays():
