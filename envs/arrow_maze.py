@@ -6,7 +6,9 @@ the cell numbered k+1 lies in the direction of the arrow in cell k, at any dista
 
 Answer: the grid of numbers, rows from top to bottom separated by ``/`` or newlines, numbers in a row separated by
 spaces or commas, e.g. ``1 3 2/6 5 4``. Without enough given numbers a grid can have several numberings; the
-verifier follows the rules, so every valid numbering is accepted.
+verifier follows the rules, so every valid numbering is accepted. To keep solver traces short, the generator
+reveals extra numbers (beyond ``clues``) until its propagating search needs at most ``search_per_cell`` nodes per
+cell.
 """
 
 from __future__ import annotations

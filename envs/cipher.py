@@ -321,6 +321,8 @@ class Cipher(Game):
         return normalise_text(answer) == normalise_text(instance.answer)
 
     def solve(self, instance: Instance, style: str = "steps") -> str:
+        """Word-by-word search (longest cipher words first); the trace gives each word's reading and the key facts
+        it fixes, along the branch that succeeded (rejected candidate words are not written out)."""
         self._check_style(style)
         problem = instance.problem
         kind = problem["kind"]

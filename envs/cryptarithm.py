@@ -79,7 +79,9 @@ def is_solution(addends: list[str], result: str, mapping: dict[str, int]) -> boo
     return sum(value(word) for word in addends) == value(result)
 
 
-def solve_columns(addends: list[str], result: str, digits: tuple[int, ...] = tuple(range(10))):
+def solve_columns(
+    addends: list[str], result: str, digits: tuple[int, ...] = tuple(range(10))
+) -> tuple[dict[str, int], list[tuple]] | None:
     """Column-by-column search from the ones column, trying free letters' digits in the order ``digits``.
 
     In column i with carry c_i: sum of the addend letters + c_i = result letter + 10 * c_{i+1}; the addend letters
@@ -216,6 +218,8 @@ class Cryptarithm(Game):
         return is_solution(instance.problem["addends"], instance.problem["result"], mapping)
 
     def solve(self, instance: Instance, style: str = "steps") -> str:
+        """Column search (:func:`solve_columns`); the trace gives each column's equation along the branch that
+        succeeded (dead ends of the search are not written out)."""
         self._check_style(style)
         found = solve_columns(instance.problem["addends"], instance.problem["result"])
         if found is None:

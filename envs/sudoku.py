@@ -227,7 +227,8 @@ class Sudoku(Game):
             "Any completion that follows these rules and keeps the given digits is accepted.\n"
             f"{grid}\n"
             "Show your steps, then give the completed grid inside <answer></answer>: the rows from top to bottom, "
-            f"each written as its {size} digits, separated by '/' (for example <answer>{example}</answer>)."
+            f"each written as its {size} digits, separated by '/' or put one per line (for example "
+            f"<answer>{example}</answer>)."
         )
 
     def compact_prompt(self, instance: Instance) -> str:
