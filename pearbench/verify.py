@@ -243,6 +243,33 @@ def format_rational(value: Fraction | int) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
+_SIMPLE_INTEGER = re.compile(r"[+-]?\d+")
+_SIMPLE_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?|[+-]?\d+/\d+|[+-]?\\[dt]?frac\{[+-]?\d+\}\{\d+\}")
+
+
+def exact_shortcut(gold: str, candidate: str) -> bool | None:
+    """Decide a check without math-verify when the answer is certain from exact arithmetic, else None.
+
+    Only when gold and answer are both plain numbers (integer, decimal, ``a/b``, ``\\frac{a}{b}``; no commas,
+    units or percent signs): equal exact values are correct (math-verify agrees: its numeric comparison accepts equal
+    values), and two different integers are wrong. Anything else, including unequal decimals, which math-verify
+    may still accept after rounding to 6 places, goes to math-verify.
+    """
+    gold_text = "".join(gold.split())
+    answer_text = "".join(normalise_answer(candidate).split())
+    if not (_SIMPLE_NUMBER.fullmatch(gold_text) and _SIMPLE_NUMBER.fullmatch(answer_text)):
+        return None
+    gold_value = parse_rational(gold_text, allow_assignment=False)
+    answer_value = parse_rational(answer_text, allow_assignment=False)
+    if gold_value is None or answer_value is None:
+        return None
+    if gold_value == answer_value:
+        return True
+    if _SIMPLE_INTEGER.fullmatch(gold_text) and _SIMPLE_INTEGER.fullmatch(answer_text):
+        return False
+    return None
+
+
 # -- math-verify calls (run in the worker processes; also usable in-process) --------------------------------------
 
 
@@ -483,12 +510,14 @@ class MathVerifier:
     One batch runs at a time (calls from several threads are serialised).
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, exact_fast_path: bool = True) -> None:
         if workers is None:
             workers = default_workers()
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise PearbenchError(f"workers must be a positive integer, got {workers!r}")
         self.workers = workers
+        #: Decide plain-number answers by exact arithmetic in the parent (see :func:`exact_shortcut`).
+        self.exact_fast_path = exact_fast_path
         self._context = _context()
         self._pool: list[_Worker] = []
         self._lock = threading.Lock()
@@ -600,6 +629,12 @@ class MathVerifier:
                 verdicts[index] = Verdict(False, None, None)
             elif candidate is not None and not normalise_answer(candidate):
                 verdicts[index] = Verdict(False, None, candidate)
+            elif (
+                candidate is not None
+                and self.exact_fast_path
+                and (shortcut := exact_shortcut(gold, candidate)) is not None
+            ):
+                verdicts[index] = Verdict(shortcut, None, candidate)
             else:
                 tasks[index] = _Task(gold, candidate, None if candidate is not None else rest)
         if tasks:

@@ -130,25 +130,26 @@ def test_verify_math_judges_gold_first_and_reports_extraction() -> None:
 
 
 def test_single_calls_reuse_one_pool() -> None:
-    verify_math("1", "\\boxed{1}")
+    verify_math("1", "\\boxed{x = 1}")
     pool = verify_module._DEFAULT
     assert pool is not None
     pids = sorted(w.process.pid for w in pool._pool)
+    assert len(pids) == pool.workers
     for value in range(5):
-        assert verify_math(str(value), f"\\boxed{{{value}}}").correct
+        assert verify_math(str(value), f"\\boxed{{x = {value}}}").correct
     assert verify_module._DEFAULT is pool
     assert sorted(w.process.pid for w in pool._pool) == pids
 
 
 def test_shutdown_stops_the_default_pool_and_a_new_call_restarts_it() -> None:
-    verify_math("1", "\\boxed{1}")
+    verify_math("1", "\\boxed{x = 1}")
     pool = verify_module._DEFAULT
     assert pool is not None
     processes = [w.process for w in pool._pool]
     verify_module.shutdown()
     assert verify_module._DEFAULT is None
     assert all(not p.is_alive() for p in processes)
-    assert verify_math("2", "\\boxed{2}").correct
+    assert verify_math("2", "\\boxed{x = 2}").correct
     assert verify_module._DEFAULT is not None
 
 
@@ -161,7 +162,7 @@ def test_timeout_is_an_error_not_a_wrong_answer(verifier: MathVerifier) -> None:
 
 def test_hung_checks_are_killed_and_replaced_without_hurting_the_others(verifier: MathVerifier) -> None:
     replaced_before = verifier.replaced
-    pairs = [(str(i), f"\\boxed{{{i}}}") for i in range(40)]
+    pairs = [(str(i), f"\\boxed{{x = {i}}}") for i in range(40)]
     pairs[5] = ("1", HANG)
     pairs[30] = ("2", "The answer is " + HANG)
     verdicts = verifier.verify_batch(pairs, timeout=1.0)
@@ -170,7 +171,7 @@ def test_hung_checks_are_killed_and_replaced_without_hurting_the_others(verifier
             assert verdict.error == "timeout after 1.0s", index
             assert not verdict.correct
         else:
-            assert verdict == Verdict(True, None, str(index)), index
+            assert verdict == Verdict(True, None, f"x = {index}"), index
     assert verifier.replaced - replaced_before == 2
     assert len(verifier._pool) == 2
     assert all(w.process.is_alive() for w in verifier._pool)
@@ -180,7 +181,9 @@ def test_a_worker_that_dies_mid_check_gives_an_error_verdict() -> None:
     with MathVerifier(workers=1) as pool:
         results: list[list[Verdict]] = []
         thread = threading.Thread(
-            target=lambda: results.append(pool.verify_batch([("1", HANG), ("3", "\\boxed{3}")], timeout=60.0))
+            target=lambda: results.append(
+                pool.verify_batch([("1", HANG), ("3", "\\boxed{x = 3}")], timeout=60.0)
+            )
         )
         thread.start()
         deadline = time.monotonic() + 60
@@ -193,7 +196,7 @@ def test_a_worker_that_dies_mid_check_gives_an_error_verdict() -> None:
         assert not thread.is_alive()
         hung, normal = results[0]
         assert hung.error == "verifier process died" and not hung.correct
-        assert normal == Verdict(True, None, "3")
+        assert normal == Verdict(True, None, "x = 3")
         assert pool.replaced == 1
 
 
@@ -220,7 +223,7 @@ def test_batch_keeps_order_and_handles_non_string_completions(verifier: MathVeri
 
 
 def test_verify_math_batch_with_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
-    verdicts = verify_math_batch([("1", "\\boxed{1}"), ("2", "\\boxed{3}")], progress=True)
+    verdicts = verify_math_batch([("1", "\\boxed{x = 1}"), ("2", "\\boxed{x = 3}")], progress=True)
     assert [v.correct for v in verdicts] == [True, False]
     assert "verifying" in capsys.readouterr().err
 
@@ -244,11 +247,11 @@ def test_closed_verifier_refuses_work() -> None:
     pool = MathVerifier(workers=1)
     pool.close()
     with pytest.raises(RuntimeError, match="closed"):
-        pool.verify("1", "\\boxed{1}")
+        pool.verify("1", "\\boxed{x = 1}")
 
 
 def test_verify_batch_with_explicit_worker_count_resizes_the_default_pool() -> None:
-    verdicts = verify_math_batch([("1", "\\boxed{1}")], workers=1)
+    verdicts = verify_math_batch([("1", "\\boxed{x = 1}")], workers=1)
     assert verdicts[0].correct
     assert verify_module._DEFAULT is not None and verify_module._DEFAULT.workers == 1
     verify_module.shutdown()
@@ -296,3 +299,39 @@ def test_parse_rational_thousands_and_assignment_switch() -> None:
     assert parse_rational("1{,}000") == 1000
     assert parse_rational("x = 4", allow_assignment=False) is None
     assert parse_rational("\u22123") == -3  # unicode minus
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer", "expected"),
+    [
+        ("73", "73", True),
+        ("73", "72", False),
+        ("073", "73", True),
+        ("0.5", "\\frac{1}{2}", True),
+        ("3", "3.0", True),
+        ("2", "**2**.", True),
+        ("\\frac{1}{3}", "0.333333", None),  # math-verify's 6-decimal rounding decides this one
+        ("0.5", "0.6", None),
+        ("1,000", "1000", None),
+        ("50\\%", "50", None),
+        ("3", "x = 3", None),
+        ("9" * 70, "9" * 70, None),
+    ],
+)
+def test_exact_shortcut_decides_only_certain_cases(gold: str, answer: str, expected: bool | None) -> None:
+    from pearbench.verify import exact_shortcut
+
+    assert exact_shortcut(gold, answer) is expected
+
+
+def test_fast_path_and_math_verify_agree() -> None:
+    pairs = [
+        (gold, f"\\boxed{{{answer}}}")
+        for gold in ("73", "0.5", "\\frac{3}{4}", "-2")
+        for answer in ("73", "72", "1/2", "0.75", "\\frac{6}{8}", "-2", "-2.0", "2")
+    ]
+    with MathVerifier(workers=1, exact_fast_path=False) as slow:
+        reference = slow.verify_batch(pairs)
+    with MathVerifier(workers=1) as fast:
+        assert fast.verify_batch(pairs) == reference
+    assert sum(v.correct for v in reference) == 6
