@@ -144,16 +144,6 @@ def parse_numbers(answer: str, rows: int, cols: int) -> list[list[int]] | None:
     return grid if len(grid) == rows else None
 
 
-def _bits(mask: int) -> list[int]:
-    """Indices of the set bits of ``mask``, ascending."""
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
-
-
 class _Solver:
     """Depth-first search along the arrows from cell 1, with propagation (cells are indices r * cols + c).
 
@@ -168,6 +158,8 @@ class _Solver:
         self.given = {r * self.cols + c: k for r, c, k in problem["given"]}
         self.cell_of = {k: cell for cell, k in self.given.items()}
         self.end = self.cell_of[self.total]
+        self.given_numbers = sorted(self.cell_of)
+        self.all_cells = (1 << self.total) - 1
         self.successors: list[list[int]] = []
         self.successor_mask = [0] * self.total
         self.predecessor_mask = [0] * self.total
@@ -196,31 +188,41 @@ class _Solver:
         number two cells, a number out of range or already used) is a dead end. The cell linked after the
         current one, or the cell that must carry step + 1, comes next.
         """
-        unvisited = ((1 << self.total) - 1) & ~visited
+        unvisited = self.all_cells & ~visited
+        allowed = unvisited | (1 << current)
+        predecessor_mask, successor_mask = self.predecessor_mask, self.successor_mask
         next_of: dict[int, int] = {}
         prev_of: dict[int, int] = {}
-
-        def link(before: int, after: int) -> bool:
-            if next_of.get(before, after) != after or prev_of.get(after, before) != before:
+        targets = successor_mask[current] & unvisited
+        if not targets:
+            return False
+        if not targets & (targets - 1):
+            target = targets.bit_length() - 1
+            next_of[current], prev_of[target] = target, current
+        for cell in range(self.total):
+            if visited >> cell & 1:
+                continue
+            sources = predecessor_mask[cell] & allowed
+            if not sources:
                 return False
-            next_of[before], prev_of[after] = after, before
-            return True
-
-        open_cells = _bits(unvisited)
-        sources_allowed = unvisited | (1 << current)
-        for cell in open_cells:
-            sources = self.predecessor_mask[cell] & sources_allowed
-            if not sources or (sources & (sources - 1) == 0 and not link(sources.bit_length() - 1, cell)):
-                return False
-        for cell in [current, *open_cells]:
+            if not sources & (sources - 1):
+                source = sources.bit_length() - 1
+                if next_of.get(source, cell) != cell or prev_of.get(cell, source) != source:
+                    return False
+                next_of[source], prev_of[cell] = cell, source
             if cell == self.end:
                 continue
-            targets = self.successor_mask[cell] & unvisited
-            if not targets or (targets & (targets - 1) == 0 and not link(cell, targets.bit_length() - 1)):
+            targets = successor_mask[cell] & unvisited
+            if not targets:
                 return False
+            if not targets & (targets - 1):
+                target = targets.bit_length() - 1
+                if next_of.get(cell, target) != target or prev_of.get(target, cell) != cell:
+                    return False
+                next_of[cell], prev_of[target] = target, cell
         number = {current: step}
         owner = {step: current}
-        for seed in [current] + [self.cell_of[k] for k in sorted(self.cell_of) if k > step]:
+        for seed in [current] + [self.cell_of[k] for k in self.given_numbers if k > step]:
             if seed not in number:
                 number[seed] = self.given[seed]
                 if owner.setdefault(self.given[seed], seed) != seed:

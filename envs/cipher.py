@@ -57,8 +57,7 @@ _ALPHABET = string.ascii_lowercase
 _MAX_ANSWER_CHARS = 500
 _NODE_BUDGET = 20_000
 _WORDS_BY_LENGTH: dict[int, list[str]] = {}
-for _word in WORDS:
-    _WORDS_BY_LENGTH.setdefault(len(_word), []).append(_word)
+_WORDS_BY_PATTERN: dict[tuple[int, ...], list[str]] = {}
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,14 @@ def substitution_encrypt(plaintext: str, table: dict[str, str]) -> str:
 
 
 def _pattern(word: str) -> tuple[int, ...]:
+    """Letter-repeat pattern: "hello" -> (0, 1, 2, 2, 3); kept by Caesar and substitution, not by Vigenere."""
     first: dict[str, int] = {}
     return tuple(first.setdefault(ch, len(first)) for ch in word)
+
+
+for _word in WORDS:
+    _WORDS_BY_LENGTH.setdefault(len(_word), []).append(_word)
+    _WORDS_BY_PATTERN.setdefault(_pattern(_word), []).append(_word)
 
 
 class _Search:
@@ -165,14 +170,15 @@ class _Search:
                 return
             index = self.order[depth]
             cipher_word = self.words[index]
-            pattern = _pattern(cipher_word)
-            for candidate in _WORDS_BY_LENGTH.get(len(cipher_word), []):
+            if self.kind == "vigenere":
+                candidates = _WORDS_BY_LENGTH.get(len(cipher_word), [])
+            else:
+                candidates = _WORDS_BY_PATTERN.get(_pattern(cipher_word), [])
+            for candidate in candidates:
                 self.nodes += 1
                 if self.nodes > _NODE_BUDGET:
                     return
                 if self.kind == "substitution":
-                    if _pattern(candidate) != pattern:
-                        continue
                     added = self._fit_substitution(index, candidate, to_plain, to_cipher)
                     if added is None:
                         continue
