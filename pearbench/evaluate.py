@@ -23,7 +23,10 @@ class EvalResult:
 
 
 def summarise(outcomes: Sequence[dict[str, Any]], ks: Sequence[int], maj: Sequence[float] | None = None) -> dict:
-    """pass@k (every k in ks that is <= n), avg@n and maj@n with 95% percentile-bootstrap CIs over problems."""
+    """pass@k (every k in ks that is <= n), avg@n and maj@n with 95% percentile-bootstrap CIs over problems.
+
+    Verifier errors are not a metric: they stay in the per-problem outcomes (``errors``) and are reported apart.
+    """
     n = [o["n"] for o in outcomes]
     c = [o["c"] for o in outcomes]
     metrics: dict[str, dict[str, float]] = {}
@@ -36,7 +39,6 @@ def summarise(outcomes: Sequence[dict[str, Any]], ks: Sequence[int], maj: Sequen
     if maj is not None:
         value, low, high = bootstrap_ci(maj)
         metrics["maj@n"] = {"value": value, "low": low, "high": high}
-    metrics["verifier_errors"] = {"value": float(sum(o["errors"] for o in outcomes)), "low": 0.0, "high": 0.0}
     return metrics
 
 

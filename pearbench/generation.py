@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from pearbench.errors import PearbenchError
+from pearbench.faults import maybe_die
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class HFBackend:
                 samples.extend(self._generate_batch(batch, config, generator, stop_ids))
                 if progress is not None:
                     progress.update(len(batch))
+                    maybe_die("eval", start // config.batch_size + 1)
         finally:
             self.model.train(was_training)
         return samples

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from pearbench.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from pearbench.errors import PearbenchError
+from pearbench.faults import maybe_die
 from pearbench.generation import GenerationConfig, HFBackend, pad_sequences
 from pearbench.verdict import Verdict
 
@@ -291,6 +292,7 @@ def train_grpo(
         bar.set_postfix(reward=f"{entry['reward_mean']:.3f}", ent=f"{entry['entropy']:.2f}")
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             save_checkpoint(checkpoint_dir, step + 1, model, optimizer, {"log": _json_safe(log)})
+        maybe_die("rl", step + 1)
     bar.close()
     return log
 

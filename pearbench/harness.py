@@ -8,6 +8,7 @@ their folder and a rerun resumes from the newest complete checkpoint. Nothing ha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -30,6 +31,8 @@ from pearbench.io import atomic_write_json
 from pearbench.suites import Suite, load_suite
 
 STAGES = ("tasks", "base", "teacher", "behavior", "sft", "rl", "eval")
+#: Part of every stage key: bump it when a stage's code changes what it produces, so stale caches are not reused.
+CACHE_VERSION = 2
 
 
 def _log(message: str) -> None:
@@ -47,7 +50,7 @@ class StageDir:
     path: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.hash = config_hash(self.key)
+        self.hash = config_hash({"cache_version": CACHE_VERSION, **self.key})
         self.path = self.root / "cache" / f"{self.name}-{self.hash}"
 
     @property
@@ -84,6 +87,17 @@ def git_commit() -> str | None:
         return None
 
 
+def _quiet_transformers() -> None:
+    """pearbench shows its own progress bars; transformers' per-load bars would bury them."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
 @dataclass
 class RunRequest:
     method: str = "pear-seq"
@@ -117,6 +131,7 @@ class Harness:
         self.out = Path(request.out)
         self.timings: dict[str, float] = {}
         self.games = self.suite.games()
+        _quiet_transformers()
         threads = int(os.environ.get("PEARBENCH_THREADS", self.profile.threads))
         torch.set_num_threads(max(1, threads))
 
@@ -146,16 +161,22 @@ class Harness:
             f"pearbench run: method={self.label} suite={self.suite.name} seed={self.seed} profile={p.name} "
             f"out={self.out}"
         )
-        splits, tasks_stage = self._timed("tasks", lambda: stages.tasks(self))
-        tokenizer = stages.tokenizer(self)
-        base_dir, base_stage = self._timed("base", lambda: stages.pretrain(self, "base", splits, tokenizer))
-        teacher_dir, teacher_stage = self._timed(
-            "teacher", lambda: stages.pretrain(self, "teacher", splits, tokenizer)
-        )
-        behavior = self._timed("behavior", lambda: stages.behavior(self, splits, tokenizer, teacher_dir, teacher_stage))
-        reference = self._timed(
-            "reference_eval", lambda: stages.reference_eval(self, splits, base_dir, base_stage, teacher_dir, teacher_stage)
-        )
+        # Shared stages (reused by every method of this suite, profile and seed) are built under one file lock, so
+        # parallel runs of a sweep never build the same stage twice; later runs find them cached.
+        with file_lock(self.out / "cache" / ".shared.lock"):
+            splits, tasks_stage = self._timed("tasks", lambda: stages.tasks(self))
+            tokenizer = stages.tokenizer(self)
+            base_dir, base_stage = self._timed("base", lambda: stages.pretrain(self, "base", splits, tokenizer))
+            teacher_dir, teacher_stage = self._timed(
+                "teacher", lambda: stages.pretrain(self, "teacher", splits, tokenizer)
+            )
+            behavior = self._timed(
+                "behavior", lambda: stages.behavior(self, splits, tokenizer, teacher_dir, teacher_stage)
+            )
+            reference = self._timed(
+                "reference_eval",
+                lambda: stages.reference_eval(self, splits, base_dir, base_stage, teacher_dir, teacher_stage),
+            )
         sft_dir, sft_stage, sft_log = self._timed(
             "sft", lambda: stages.sft(self, tokenizer, base_dir, base_stage, behavior)
         )
@@ -183,6 +204,20 @@ class Harness:
             rl_eval=rl_eval,
         )
         return record
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """An exclusive advisory lock (fcntl) held for the block; released when the process dies."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def run(request: RunRequest) -> dict[str, Any]:

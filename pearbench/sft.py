@@ -20,6 +20,7 @@ import torch
 
 from pearbench.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from pearbench.errors import PearbenchError
+from pearbench.faults import maybe_die
 from pearbench.generation import pad_sequences, token_logprobs
 from pearbench.objectives import LossDiagnostics
 
@@ -157,5 +158,7 @@ def train_sft(
         bar.set_postfix({k: f"{entry[k]:.3f}" for k in ("nll", "mean_weight") if k in entry})
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             save_checkpoint(checkpoint_dir, step + 1, model, optimizer, {"log": log})
+        if desc.startswith("sft"):
+            maybe_die("sft", step + 1)
     bar.close()
     return log
