@@ -100,9 +100,7 @@ def test_generation_is_identical_in_another_process():
     assert theirs == ours
 
 
-@pytest.mark.parametrize(
-    ("name", "level"), [(name, "easy") for name in GAMES] + [(name, "hard") for name in GAMES]
-)
+@pytest.mark.parametrize(("name", "level"), GAME_LEVELS)
 def test_gymnasium_make_and_check_env(name, level):
     cls = get_game_class(name)
     env = gymnasium.make(cls.gym_id(), difficulty=level)
@@ -616,7 +614,7 @@ def test_knights_random_formulas_stay_in_the_enumerated_grammar():
 
 
 def test_arrow_king_path_bound_is_below_exact_count():
-    for rows, cols in [(2, 2), (2, 3), (3, 3), (3, 4), (4, 3), (2, 6), (4, 4)]:
+    for rows, cols in [(2, 2), (2, 3), (3, 3), (3, 4), (4, 3), (2, 6), (5, 2)]:
         exact = arrow_maze.enumerated_king_paths(rows, cols, 10**9, 10**9)
         assert 1 <= arrow_maze.banded_king_paths(rows, cols) <= exact
     cells = [(r, c) for r in range(3) for c in range(3)]
