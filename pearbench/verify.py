@@ -446,7 +446,7 @@ def _context() -> multiprocessing.context.BaseContext:
         context = multiprocessing.get_context("forkserver")
         # Workers fork from a server that already imported math-verify: replacing a hung worker costs milliseconds.
         try:
-            context.set_forkserver_preload(["pearbench.verify"])
+            context.set_forkserver_preload(["pearbench.verify", "math_verify", "latex2sympy2_extended"])
         except Exception:  # noqa: BLE001 - preloading is an optimisation only
             pass
         return context
