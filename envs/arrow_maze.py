@@ -20,7 +20,6 @@ from math import comb
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 #: Compass arrow -> (row delta, column delta), in the order the solver and prompts use.

@@ -21,7 +21,6 @@ from math import perm
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 KINDS = ("caesar", "vigenere", "substitution")

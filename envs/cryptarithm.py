@@ -18,7 +18,6 @@ from math import perm
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 _MAX_ANSWER_CHARS = 300

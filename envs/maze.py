@@ -19,7 +19,6 @@ from math import comb
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 #: Move letter -> (row delta, column delta), in the order the solver tries them.

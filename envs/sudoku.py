@@ -13,7 +13,6 @@ from math import comb, perm
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 #: Box shape (rows, columns) for each supported grid size.
