@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 _SEPARATORS = frozenset(" \t\r\n,;|/[](){}'\"")

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 _PEG_ALIASES = {"1": 0, "2": 1, "3": 2, "a": 0, "b": 1, "c": 2}

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 _SEPARATORS = frozenset(" \t\r\n,;:()[]{}|/'\"")
@@ -49,7 +48,9 @@ def is_valid_placement(columns: list[int]) -> bool:
     )
 
 
-def search(n: int, fixed: dict[int, int], rng: random.Random | None = None, log: list | None = None):
+def search(
+    n: int, fixed: dict[int, int], rng: random.Random | None = None, log: list | None = None
+) -> list[int] | None:
     """Depth-first search with forward checking; first solution (0-based column per row) or None.
 
     At each step the free row with the fewest safe columns is filled next (ties: topmost row); a free row left with

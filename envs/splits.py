@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pearbench.envs.base import Game, Instance
 from tqdm.auto import tqdm
 
+from pearbench.envs.base import Game, Instance
 from pearbench.errors import PearbenchError
 from pearbench.hashing import config_hash
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 
 #: (category, values, noun phrase for "the person who ...", verb phrase "... X"). Every value is one distinct word.
@@ -558,11 +557,7 @@ class Zebra(Game):
                     other = solver.values[reason[1]]
                     why = f"{other}@{reason[2]}" if style == "steps" else f"{other} is in house {reason[2]}"
                 else:
-                    why = (
-                        f"no other {names[reason[1]]} fits"
-                        if style == "steps"
-                        else (f"no other {names[reason[1]]} fits there")
-                    )
+                    why = f"no other {names[reason[1]]} fits" + ("" if style == "steps" else " there")
                 if style == "steps":
                     lines.append(f"{value}: {''.join(map(str, houses))} ({why})")
                 elif len(houses) == 1:

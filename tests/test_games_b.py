@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
-from pearbench.envs import futoshiki, hanoi, nonogram, nqueens, zebra
-from pearbench.envs.base import Instance
 
 import pearbench  # noqa: F401 - registers the games
+from pearbench.envs import futoshiki, hanoi, nonogram, nqueens, zebra
+from pearbench.envs.base import Instance
 from pearbench.errors import PearbenchError
 from pearbench.registry import make_game
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+import pearbench  # noqa: F401 - registers the games
 from pearbench.envs import splits as splits_module
 from pearbench.envs.base import Game, Instance
 from pearbench.envs.splits import (
@@ -17,8 +19,6 @@ from pearbench.envs.splits import (
     splits_hash,
     splits_summary,
 )
-
-import pearbench  # noqa: F401 - registers the games
 from pearbench.errors import PearbenchError
 from pearbench.registry import list_games, make_game
 
@@ -152,7 +152,9 @@ def test_seed_budget_running_out_errors_clearly() -> None:
 )
 def test_bad_arguments(sizes: dict, kwargs: dict, match: str) -> None:
     with pytest.raises(PearbenchError, match=match):
-        make_splits("zebra", sizes, **kwargs)  # zebra: unbounded instance space, checks come before generation
+        make_splits(
+            "zebra", sizes, **kwargs
+        )  # zebra: unbounded instance space, checks come before generation
 
 
 def test_unknown_game_and_conflicting_difficulty() -> None:
