@@ -121,7 +121,9 @@ class Game(ABC):
 
     def generate(self, seed: int) -> Instance:
         problem, answer = self._generate(self.rng_for(seed))
-        return Instance(env=self.name, difficulty=self.difficulty, seed=int(seed), problem=problem, answer=answer)
+        return Instance(
+            env=self.name, difficulty=self.difficulty, seed=int(seed), problem=problem, answer=answer
+        )
 
     @abstractmethod
     def _generate(self, rng: random.Random) -> tuple[dict[str, Any], str]: ...

@@ -150,7 +150,9 @@ def _wrap(expr: str) -> str:
     return expr if expr.isdigit() else f"({expr})"
 
 
-def _search(items: list[tuple[Fraction, str]], target: Fraction, ops: str, steps: list[tuple[str, str, str, str]]):
+def _search(
+    items: list[tuple[Fraction, str]], target: Fraction, ops: str, steps: list[tuple[str, str, str, str]]
+):
     """Depth-first search combining two items at a time; returns the expression and steps of the first hit."""
     if len(items) == 1:
         return (items[0][1], list(steps)) if items[0][0] == target else None

@@ -22,7 +22,9 @@ SCHEMA_VERSION = 1
 COLUMNS = ("prompt_ids", "response_ids", "behavior_logprobs", "reward", "env", "instance_id", "source")
 
 
-def validate_rows(rows: Sequence[dict[str, Any]], *, vocab_size: int | None = None, where: str = "behavior data") -> None:
+def validate_rows(
+    rows: Sequence[dict[str, Any]], *, vocab_size: int | None = None, where: str = "behavior data"
+) -> None:
     """Raise PearbenchError naming the first bad row: missing column, length mismatch, NaN or positive log-prob."""
     if not rows:
         raise PearbenchError(f"{where} has no rows")
@@ -41,7 +43,9 @@ def validate_rows(rows: Sequence[dict[str, Any]], *, vocab_size: int | None = No
             if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
                 raise PearbenchError(f"{where}: row {index} has a non-finite behavior log-prob ({value})")
             if value > 1e-6:
-                raise PearbenchError(f"{where}: row {index} has a positive behavior log-prob ({value}); log-probs are <= 0")
+                raise PearbenchError(
+                    f"{where}: row {index} has a positive behavior log-prob ({value}); log-probs are <= 0"
+                )
         if vocab_size is not None:
             ids = list(row["prompt_ids"]) + list(row["response_ids"])
             if min(ids) < 0 or max(ids) >= vocab_size:
@@ -61,7 +65,9 @@ def write_parquet(path: str | Path, rows: Sequence[dict[str, Any]], meta: dict[s
         {
             "prompt_ids": pa.array([list(r["prompt_ids"]) for r in rows], type=pa.list_(pa.int32())),
             "response_ids": pa.array([list(r["response_ids"]) for r in rows], type=pa.list_(pa.int32())),
-            "behavior_logprobs": pa.array([list(r["behavior_logprobs"]) for r in rows], type=pa.list_(pa.float32())),
+            "behavior_logprobs": pa.array(
+                [list(r["behavior_logprobs"]) for r in rows], type=pa.list_(pa.float32())
+            ),
             "reward": pa.array([float(r.get("reward", 1.0)) for r in rows], type=pa.float32()),
             "env": pa.array([str(r.get("env", "")) for r in rows]),
             "instance_id": pa.array([str(r.get("instance_id", "")) for r in rows]),
@@ -73,7 +79,9 @@ def write_parquet(path: str | Path, rows: Sequence[dict[str, Any]], meta: dict[s
     atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))
 
 
-def read_parquet(path: str | Path, *, vocab_size: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def read_parquet(
+    path: str | Path, *, vocab_size: int | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Read and validate behavior data; corrupted/truncated files and bad rows give one clear error."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -87,7 +95,9 @@ def read_parquet(path: str | Path, *, vocab_size: int | None = None) -> tuple[li
         raise PearbenchError(f"behavior data file {path} is corrupted or truncated: {exc}") from None
     raw_meta = (table.schema.metadata or {}).get(b"pearbench")
     if raw_meta is None:
-        raise PearbenchError(f"behavior data file {path} has no pearbench metadata (not written by pearbench?)")
+        raise PearbenchError(
+            f"behavior data file {path} has no pearbench metadata (not written by pearbench?)"
+        )
     meta = json.loads(raw_meta)
     if meta.get("schema_version") != SCHEMA_VERSION:
         raise PearbenchError(
@@ -101,14 +111,21 @@ def read_parquet(path: str | Path, *, vocab_size: int | None = None) -> tuple[li
     return rows, meta
 
 
-def mismatch_stats(base_logprobs: Sequence[Sequence[float]], rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+def mismatch_stats(
+    base_logprobs: Sequence[Sequence[float]], rows: Sequence[dict[str, Any]]
+) -> dict[str, float]:
     """The mismatch level (DESIGN §1): mean per-token log π₀ − log π_β over the SFT data, before clipping."""
     import numpy as np
 
     gaps = np.concatenate(
-        [np.asarray(b, dtype=np.float64) - np.asarray(r["behavior_logprobs"], dtype=np.float64) for b, r in zip(base_logprobs, rows)]
+        [
+            np.asarray(b, dtype=np.float64) - np.asarray(r["behavior_logprobs"], dtype=np.float64)
+            for b, r in zip(base_logprobs, rows)
+        ]
     )
-    per_seq = [float(np.sum(np.asarray(b) - np.asarray(r["behavior_logprobs"]))) for b, r in zip(base_logprobs, rows)]
+    per_seq = [
+        float(np.sum(np.asarray(b) - np.asarray(r["behavior_logprobs"]))) for b, r in zip(base_logprobs, rows)
+    ]
     return {
         "mean_log_ratio": float(gaps.mean()),
         "std_log_ratio": float(gaps.std()),

@@ -60,7 +60,9 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [p for p in directory.iterdir() if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit()]
+    found = [
+        p for p in directory.iterdir() if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit()
+    ]
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
@@ -77,7 +79,9 @@ def load_checkpoint(
     missing, unexpected = model.load_state_dict(weights, strict=False)
     missing = [m for m in missing if not m.endswith("lm_head.weight")]  # tied to the embeddings
     if missing or unexpected:
-        raise RuntimeError(f"checkpoint {path} does not match the model: missing {missing}, unexpected {unexpected}")
+        raise RuntimeError(
+            f"checkpoint {path} does not match the model: missing {missing}, unexpected {unexpected}"
+        )
     if hasattr(model, "tie_weights"):
         model.tie_weights()
     if optimizer is not None and (path / "optimizer.pt").exists():

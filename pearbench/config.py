@@ -16,8 +16,18 @@ from pearbench.profiles import deep_merge, load_profile_raw, read_toml
 from pearbench.sft import SFTConfig
 
 _TABLES = {
-    "name", "description", "threads", "requires_gpu", "models", "data", "base_pretrain", "teacher_pretrain",
-    "behavior", "sft", "rl", "eval",
+    "name",
+    "description",
+    "threads",
+    "requires_gpu",
+    "models",
+    "data",
+    "base_pretrain",
+    "teacher_pretrain",
+    "behavior",
+    "sft",
+    "rl",
+    "eval",
 }
 
 
@@ -145,10 +155,21 @@ def load_profile(name_or_path: str, config_file: str | None = None) -> Profile:
     base = _build(PretrainConfig, raw.get("base_pretrain", {}), "base_pretrain")
     teacher = _build(PretrainConfig, raw.get("teacher_pretrain", {}), "teacher_pretrain")
     for where, cfg in (("base_pretrain", base), ("teacher_pretrain", teacher)):
-        _positive(where, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, checkpoint_every=cfg.checkpoint_every)
+        _positive(
+            where,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            checkpoint_every=cfg.checkpoint_every,
+        )
     behavior = _build(BehaviorConfig, raw.get("behavior", {}), "behavior")
-    _positive("behavior", sft_examples=behavior.sft_examples, temperature=behavior.temperature,
-              max_new_tokens=behavior.max_new_tokens, batch_size=behavior.batch_size)
+    _positive(
+        "behavior",
+        sft_examples=behavior.sft_examples,
+        temperature=behavior.temperature,
+        max_new_tokens=behavior.max_new_tokens,
+        batch_size=behavior.batch_size,
+    )
     if not 0 < behavior.top_p <= 1 or not 0 <= behavior.min_yield <= 1:
         raise PearbenchError("behavior.top_p must be in (0, 1] and behavior.min_yield in [0, 1]")
     sft_table = dict(raw.get("sft", {}))
@@ -157,7 +178,12 @@ def load_profile(name_or_path: str, config_file: str | None = None) -> Profile:
     sft = _build(SFTConfig, sft_table, "sft")
     rl = _build(GRPOConfig, raw.get("rl", {}), "rl")
     eval_config = _build(EvalConfig, raw.get("eval", {}), "eval")
-    _positive("eval", n=eval_config.n, temperature=eval_config.temperature, max_new_tokens=eval_config.max_new_tokens)
+    _positive(
+        "eval",
+        n=eval_config.n,
+        temperature=eval_config.temperature,
+        max_new_tokens=eval_config.max_new_tokens,
+    )
     if any(k < 1 for k in eval_config.ks):
         raise PearbenchError("eval.ks must all be >= 1")
     models = _build(ModelsConfig, raw.get("models", {}), "models")

@@ -32,7 +32,11 @@ def corrupt_answer(trace: str, rng: random.Random) -> str:
         return trace
     for position in rng.sample(positions, k=min(len(positions), rng.choice((1, 1, 2)))):
         char = chars[position]
-        pool = "0123456789" if char.isdigit() else ("abcdefghijklmnopqrstuvwxyz" if char.islower() else "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        pool = (
+            "0123456789"
+            if char.isdigit()
+            else ("abcdefghijklmnopqrstuvwxyz" if char.islower() else "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        )
         chars[position] = rng.choice([c for c in pool if c != char])
     return "".join(chars)
 

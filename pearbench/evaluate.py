@@ -22,7 +22,9 @@ class EvalResult:
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def summarise(outcomes: Sequence[dict[str, Any]], ks: Sequence[int], maj: Sequence[float] | None = None) -> dict:
+def summarise(
+    outcomes: Sequence[dict[str, Any]], ks: Sequence[int], maj: Sequence[float] | None = None
+) -> dict:
     """pass@k (every k in ks that is <= n), avg@n and maj@n with 95% percentile-bootstrap CIs over problems.
 
     Verifier errors are not a metric: they stay in the per-problem outcomes (``errors``) and are reported apart.

@@ -147,12 +147,17 @@ class HFBackend:
         for step in range(config.max_new_tokens):
             if config.use_cache:
                 out = self.model(
-                    input_ids=step_ids, attention_mask=step_mask, position_ids=step_pos, past_key_values=past,
+                    input_ids=step_ids,
+                    attention_mask=step_mask,
+                    position_ids=step_pos,
+                    past_key_values=past,
                     use_cache=True,
                 )
                 past = out.past_key_values
             else:
-                out = self.model(input_ids=full_ids, attention_mask=step_mask, position_ids=positions, use_cache=False)
+                out = self.model(
+                    input_ids=full_ids, attention_mask=step_mask, position_ids=positions, use_cache=False
+                )
             logits = out.logits[:, -1, :].float()
             if config.temperature != 1.0:
                 logits = logits / config.temperature
@@ -178,7 +183,9 @@ class HFBackend:
             if bool(finished.all()):
                 break
             step_ids = chosen[:, None]
-            step_mask = torch.cat([step_mask, torch.ones((rows, 1), dtype=step_mask.dtype, device=device)], dim=1)
+            step_mask = torch.cat(
+                [step_mask, torch.ones((rows, 1), dtype=step_mask.dtype, device=device)], dim=1
+            )
             step_pos = step_pos[:, -1:] + 1
             if not config.use_cache:
                 full_ids = torch.cat([full_ids, step_ids], dim=1)
@@ -222,9 +229,13 @@ def pad_sequences(
     return input_ids, attention, response_mask
 
 
-def token_logprobs(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def token_logprobs(
+    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
     """log p(input_ids[:, t+1] | input_ids[:, :t+1]) for right-padded batches, shape (B, L - 1), float32."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
+    logits = (
+        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
+    )
     return torch.gather(F.log_softmax(logits, dim=-1), -1, input_ids[:, 1:, None]).squeeze(-1)
 
 

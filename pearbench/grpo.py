@@ -72,7 +72,9 @@ class GRPOConfig:
         if not 0 <= self.epsilon_low < 1 or not self.epsilon_high >= 0:
             problems.append("epsilon_low must be in [0, 1) and epsilon_high >= 0")
         if self.loss_aggregation not in AGGREGATIONS:
-            problems.append(f"loss_aggregation must be one of {', '.join(AGGREGATIONS)} (got {self.loss_aggregation!r})")
+            problems.append(
+                f"loss_aggregation must be one of {', '.join(AGGREGATIONS)} (got {self.loss_aggregation!r})"
+            )
         if self.kl_coef < 0:
             problems.append(f"kl_coef must be >= 0 (got {self.kl_coef})")
         if self.inner_iterations < 1:
@@ -154,7 +156,9 @@ def aggregate(token_values: torch.Tensor, mask: torch.Tensor, aggregation: str) 
 
 def logprobs_and_entropy(model, input_ids, attention_mask) -> tuple[torch.Tensor, torch.Tensor]:
     """Next-token log-probs of ``input_ids[:, 1:]`` and the entropy of each predictive distribution, (B, L - 1)."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
+    logits = (
+        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
+    )
     log_dist = F.log_softmax(logits, dim=-1)
     taken = torch.gather(log_dist, -1, input_ids[:, 1:, None]).squeeze(-1)
     entropy = -(log_dist.exp() * log_dist).sum(-1)
@@ -191,7 +195,9 @@ def train_grpo(
 
     if len(prompts) < 1:
         raise PearbenchError("GRPO got no training prompts")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99)
+    )
     log: list[dict[str, float]] = []
     start = 0
     found = latest_checkpoint(checkpoint_dir)
@@ -214,9 +220,13 @@ def train_grpo(
     bar = tqdm(total=config.steps, initial=start, desc=desc, disable=not progress, unit="step", leave=False)
     for step in range(start, config.steps):
         rng = np.random.default_rng([seed, step, 1])
-        chosen = rng.choice(len(prompts), size=config.prompts_per_step, replace=len(prompts) < config.prompts_per_step)
+        chosen = rng.choice(
+            len(prompts), size=config.prompts_per_step, replace=len(prompts) < config.prompts_per_step
+        )
         batch_prompts = [list(prompts[int(i)]) for i in chosen]
-        samples = backend.generate(batch_prompts, n=config.group_size, config=gen_config, seed=step_seed(seed, step))
+        samples = backend.generate(
+            batch_prompts, n=config.group_size, config=gen_config, seed=step_seed(seed, step)
+        )
         verdicts = [reward_fn(int(chosen[s.prompt_index]), s.text) for s in samples]
         rewards = torch.tensor([v.reward for v in verdicts], dtype=torch.float32).view(
             config.prompts_per_step, config.group_size
@@ -234,15 +244,19 @@ def train_grpo(
             ref_lp = None
             if need_ref:
                 ref_lp = torch.cat(
-                    [logprobs_and_entropy(reference, input_ids[i : i + micro], attention[i : i + micro])[0]
-                     for i in range(0, rows, micro)]
+                    [
+                        logprobs_and_entropy(reference, input_ids[i : i + micro], attention[i : i + micro])[0]
+                        for i in range(0, rows, micro)
+                    ]
                 )
             old_lp = None
             if config.inner_iterations > 1:
                 model.eval()
                 old_lp = torch.cat(
-                    [logprobs_and_entropy(model, input_ids[i : i + micro], attention[i : i + micro])[0]
-                     for i in range(0, rows, micro)]
+                    [
+                        logprobs_and_entropy(model, input_ids[i : i + micro], attention[i : i + micro])[0]
+                        for i in range(0, rows, micro)
+                    ]
                 )
         model.train()
         stats = {"clip_fraction": 0.0, "entropy": 0.0, "kl": 0.0, "loss": 0.0}
@@ -257,8 +271,13 @@ def train_grpo(
                 old = old_lp[sl] if old_lp is not None else lp.detach()
                 ref = ref_lp[sl] if ref_lp is not None else None
                 token_loss, clipped, kl = grpo_token_loss(
-                    lp, old, advantages[sl], epsilon_low=config.epsilon_low, epsilon_high=config.epsilon_high,
-                    ref_logprobs=ref, kl_coef=config.kl_coef,
+                    lp,
+                    old,
+                    advantages[sl],
+                    epsilon_low=config.epsilon_low,
+                    epsilon_high=config.epsilon_high,
+                    ref_logprobs=ref,
+                    kl_coef=config.kl_coef,
                 )
                 numerator, _ = aggregate(token_loss, mask[sl], config.loss_aggregation)
                 (numerator / denominator).backward()
@@ -298,4 +317,6 @@ def train_grpo(
 
 
 def _json_safe(log: list[dict[str, float]]) -> list[dict[str, float | None]]:
-    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in e.items()} for e in log]
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in e.items()} for e in log
+    ]

@@ -63,7 +63,9 @@ class StageDir:
         return json.loads((self.path / "done.json").read_text())
 
     def finish(self, info: dict[str, Any]) -> None:
-        atomic_write_json(self.path / "done.json", {"stage": self.name, "hash": self.hash, "key": self.key, **info})
+        atomic_write_json(
+            self.path / "done.json", {"stage": self.name, "hash": self.hash, "key": self.key, **info}
+        )
 
 
 def package_versions() -> dict[str, str]:
@@ -147,12 +149,6 @@ class Harness:
         safe = self.label.replace("@", "_at_").replace("/", "_")
         return f"{self.suite.name}__{safe}__s{self.seed}__{self.profile.name}"
 
-    # -- stages ---------------------------------------------------------------------------------------------------
-    def stage_tasks(self):
-        from pearbench import stages
-
-        return stages.tasks(self)
-
     def run(self) -> dict[str, Any]:
         from pearbench import stages
 
@@ -166,7 +162,9 @@ class Harness:
         with file_lock(self.out / "cache" / ".shared.lock"):
             splits, tasks_stage = self._timed("tasks", lambda: stages.tasks(self))
             tokenizer = stages.tokenizer(self)
-            base_dir, base_stage = self._timed("base", lambda: stages.pretrain(self, "base", splits, tokenizer))
+            base_dir, base_stage = self._timed(
+                "base", lambda: stages.pretrain(self, "base", splits, tokenizer)
+            )
             teacher_dir, teacher_stage = self._timed(
                 "teacher", lambda: stages.pretrain(self, "teacher", splits, tokenizer)
             )

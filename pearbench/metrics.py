@@ -114,7 +114,9 @@ def paired_bootstrap(
     return {"diff": observed, "low": float(low), "high": float(high), "p_value": p_value}
 
 
-def pass_at_k_table(n: Sequence[int], c: Sequence[int], ks: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+def pass_at_k_table(
+    n: Sequence[int], c: Sequence[int], ks: Sequence[int] | None = None
+) -> dict[int, np.ndarray]:
     """Per-problem pass@k for every k (default: all k <= min(n)) from one sampling run."""
     max_k = int(min(n))
     ks = list(range(1, max_k + 1)) if ks is None else [k for k in ks if k <= max_k]

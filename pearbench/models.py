@@ -93,7 +93,11 @@ def build_tiny_model(size: str, tokenizer, *, seed: int) -> torch.nn.Module:
     from transformers import LlamaForCausalLM
 
     config = tiny_config(
-        size, len(tokenizer), pad_id=tokenizer.pad_token_id, bos_id=tokenizer.bos_token_id, eos_id=tokenizer.eos_token_id
+        size,
+        len(tokenizer),
+        pad_id=tokenizer.pad_token_id,
+        bos_id=tokenizer.bos_token_id,
+        eos_id=tokenizer.eos_token_id,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

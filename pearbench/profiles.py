@@ -22,7 +22,11 @@ except ModuleNotFoundError:  # Python 3.10
 
 
 def bundled_profiles() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("pearbench.data").joinpath("profiles").iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name[:-5]
+        for p in resources.files("pearbench.data").joinpath("profiles").iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:

@@ -44,7 +44,9 @@ def register_env(cls: G | None = None, *, override: bool = False):
             raise PearbenchError(f"register_env expects a Game subclass, got {game_cls!r}")
         for attr in ("name", "title", "Config", "levels"):
             if not hasattr(game_cls, attr):
-                raise PearbenchError(f"environment class {game_cls.__name__} lacks required attribute {attr!r}")
+                raise PearbenchError(
+                    f"environment class {game_cls.__name__} lacks required attribute {attr!r}"
+                )
         if len(game_cls.trace_styles) < 2:
             raise PearbenchError(f"environment {game_cls.name} must offer at least two trace styles")
         if game_cls.default_difficulty not in game_cls.levels:

@@ -135,7 +135,9 @@ def train_sft(
             input_ids, attention, mask = pad_sequences(prompts, responses, pad_id)
             behavior = None
             if use_behavior:
-                behavior = _aligned_behavior(prompts, responses, [e["behavior_logprobs"] for e in chunk], mask.shape[1])
+                behavior = _aligned_behavior(
+                    prompts, responses, [e["behavior_logprobs"] for e in chunk], mask.shape[1]
+                )
                 behavior = behavior.to(device)
             logprobs = token_logprobs(model, input_ids.to(device), attention.to(device))
             out = objective(logprobs, behavior, mask.to(device), options)

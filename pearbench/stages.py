@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +40,11 @@ def tasks(h: Harness):
     from pearbench.envs.base import Instance
     from pearbench.envs.splits import make_splits
 
-    sizes = {"train": h.profile.data.train, "validation": h.profile.data.validation, "test": h.profile.data.test}
+    sizes = {
+        "train": h.profile.data.train,
+        "validation": h.profile.data.validation,
+        "test": h.profile.data.test,
+    }
     key = {"envs": [e.__dict__ for e in h.suite.envs], "sizes": sizes, "prompt_style": h.suite.prompt_style}
     stage = _stage(h, "tasks", key)
     path = stage.path / "splits.json"
@@ -96,7 +99,12 @@ def pretrain(h: Harness, role: str, splits, tok):
         }
         seed = suite.base_seed
     else:
-        corpus_spec = {"style": suite.teacher_style, "other_style": None, "other_style_share": 0.0, "noise": 0.0}
+        corpus_spec = {
+            "style": suite.teacher_style,
+            "other_style": None,
+            "other_style_share": 0.0,
+            "noise": 0.0,
+        }
         seed = suite.teacher_seed
     key = {
         "role": role,
@@ -114,17 +122,34 @@ def pretrain(h: Harness, role: str, splits, tok):
         _log(f"  {role}: cached ({stage.path})")
         return model_dir, stage
     corpus = trace_corpus(
-        h.games, splits["train"], tok, size=cfg.steps * cfg.batch_size, prompt_style=suite.prompt_style,
-        seed=seed, **corpus_spec,
+        h.games,
+        splits["train"],
+        tok,
+        size=cfg.steps * cfg.batch_size,
+        prompt_style=suite.prompt_style,
+        seed=seed,
+        **corpus_spec,
     )
     model = build_tiny_model(size, tok, seed=seed)
     loss, options = _sft_objective()
     log = train_sft(
-        model, corpus, objective=loss, options=options,
-        config=SFTConfig(steps=cfg.steps, batch_size=cfg.batch_size, micro_batch_size=cfg.batch_size, lr=cfg.lr,
-                         warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
-                         checkpoint_every=cfg.checkpoint_every),
-        seed=seed, pad_id=tok.pad_token_id, checkpoint_dir=stage.path / "ckpt", progress=h.request.progress,
+        model,
+        corpus,
+        objective=loss,
+        options=options,
+        config=SFTConfig(
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            micro_batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            warmup_steps=cfg.warmup_steps,
+            weight_decay=cfg.weight_decay,
+            checkpoint_every=cfg.checkpoint_every,
+        ),
+        seed=seed,
+        pad_id=tok.pad_token_id,
+        checkpoint_dir=stage.path / "ckpt",
+        progress=h.request.progress,
         desc=f"pretrain {role}",
     )
     save_model(model, tok, model_dir)
@@ -146,8 +171,13 @@ def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir
 
     cfg = h.profile.behavior
     base_stage_key = _base_key_hash(h)
-    key = {"teacher": teacher_stage.hash, "base": base_stage_key, "behavior": cfg.__dict__, "seed": h.seed,
-           "train": config_hash([i.id for i in splits["train"]])}
+    key = {
+        "teacher": teacher_stage.hash,
+        "base": base_stage_key,
+        "behavior": cfg.__dict__,
+        "seed": h.seed,
+        "train": config_hash([i.id for i in splits["train"]]),
+    }
     stage = _stage(h, "behavior", key)
     path = stage.path / "data.parquet"
     if stage.done:
@@ -155,11 +185,17 @@ def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir
         _log(f"  behavior: cached, {len(rows)} traces")
         return {"rows": rows, "stats": stage.read_done()["stats"], "stage": stage}
     teacher, _ = _load(teacher_dir)
-    gen = GenerationConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                           batch_size=cfg.batch_size)
+    gen = GenerationConfig(
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        batch_size=cfg.batch_size,
+    )
     if cfg.temperature != 1.0 or cfg.top_p != 1.0:
-        _log("  warning: teacher data sampled at temperature/top-p != 1: behavior log-probs are those of the "
-             "processed distribution, not the teacher's own")
+        _log(
+            "  warning: teacher data sampled at temperature/top-p != 1: behavior log-probs are those of the "
+            "processed distribution, not the teacher's own"
+        )
     train = list(splits["train"])
     order = np.random.default_rng([h.seed, 11]).permutation(len(train))
     rows: list[dict[str, Any]] = []
@@ -167,29 +203,42 @@ def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir
     backend = HFBackend(teacher, tok)
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.sft_examples, desc="behavior data", disable=not h.request.progress, unit="trace", leave=False)
+    bar = tqdm(
+        total=cfg.sft_examples,
+        desc="behavior data",
+        disable=not h.request.progress,
+        unit="trace",
+        leave=False,
+    )
     for attempt in range(3):
         for begin in range(0, len(order), cfg.batch_size):
             if len(rows) >= cfg.sft_examples:
                 break
             chunk = [train[int(i)] for i in order[begin : begin + cfg.batch_size]]
-            prompts = [encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in chunk]
+            prompts = [
+                encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in chunk
+            ]
             samples = backend.generate(prompts, n=1, config=gen, seed=hash_seed(h.seed, attempt, begin))
             sampled += len(samples)
             for sample in samples:
                 instance = chunk[sample.prompt_index]
                 if sample.finish_reason != "eos":
                     continue
-                if h.games[instance.env].verify(instance, sample.text).correct and len(rows) < cfg.sft_examples:
-                    rows.append({
-                        "prompt_ids": prompts[sample.prompt_index],
-                        "response_ids": sample.response_ids,
-                        "behavior_logprobs": sample.logprobs,
-                        "reward": 1.0,
-                        "env": instance.env,
-                        "instance_id": instance.id,
-                        "source": "sampled",
-                    })
+                if (
+                    h.games[instance.env].verify(instance, sample.text).correct
+                    and len(rows) < cfg.sft_examples
+                ):
+                    rows.append(
+                        {
+                            "prompt_ids": prompts[sample.prompt_index],
+                            "response_ids": sample.response_ids,
+                            "behavior_logprobs": sample.logprobs,
+                            "reward": 1.0,
+                            "env": instance.env,
+                            "instance_id": instance.id,
+                            "source": "sampled",
+                        }
+                    )
                     bar.update(1)
         if len(rows) >= cfg.sft_examples:
             break
@@ -201,13 +250,18 @@ def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir
             f"(yield {verified_yield:.3f}; need {cfg.sft_examples} traces and yield >= {cfg.min_yield})"
         )
     base_model, _ = _load(h.out / "cache" / f"base-{base_stage_key}" / "model")
-    base_lp = score_responses(base_model, [r["prompt_ids"] for r in rows], [r["response_ids"] for r in rows],
-                              tok.pad_token_id)
+    base_lp = score_responses(
+        base_model, [r["prompt_ids"] for r in rows], [r["response_ids"] for r in rows], tok.pad_token_id
+    )
     stats = {"yield": verified_yield, "sampled": sampled, **mismatch_stats(base_lp, rows)}
-    write_parquet(path, rows, {"teacher_stage": teacher_stage.hash, "generation": gen.to_dict(), "seed": h.seed})
+    write_parquet(
+        path, rows, {"teacher_stage": teacher_stage.hash, "generation": gen.to_dict(), "seed": h.seed}
+    )
     stage.finish({"stats": stats})
-    _log(f"  behavior: {len(rows)} verified traces (yield {verified_yield:.2f}); mismatch: mean log pi0 - log pi_beta "
-         f"= {stats['mean_log_ratio']:.3f} per token")
+    _log(
+        f"  behavior: {len(rows)} verified traces (yield {verified_yield:.2f}); mismatch: mean log pi0 - log pi_beta "
+        f"= {stats['mean_log_ratio']:.3f} per token"
+    )
     return {"rows": rows, "stats": stats, "stage": stage}
 
 
@@ -225,8 +279,12 @@ def _base_key_hash(h: Harness) -> str:
         "role": "base",
         "size": h.profile.models.student,
         "pretrain": cfg.__dict__,
-        "corpus": {"style": suite.base_style, "other_style": suite.teacher_style,
-                   "other_style_share": suite.teacher_style_share, "noise": suite.base_noise},
+        "corpus": {
+            "style": suite.base_style,
+            "other_style": suite.teacher_style,
+            "other_style_share": suite.teacher_style_share,
+            "noise": suite.base_noise,
+        },
         "seed": suite.base_seed,
         "envs": [e.__dict__ for e in suite.envs],
         "prompt_style": suite.prompt_style,
@@ -238,22 +296,38 @@ def _base_key_hash(h: Harness) -> str:
 # -- evaluation ---------------------------------------------------------------------------------------------------
 def _gen_eval(h: Harness) -> GenerationConfig:
     e = h.profile.eval_config
-    return GenerationConfig(max_new_tokens=e.max_new_tokens, temperature=e.temperature, top_p=e.top_p,
-                            batch_size=e.batch_size)
+    return GenerationConfig(
+        max_new_tokens=e.max_new_tokens, temperature=e.temperature, top_p=e.top_p, batch_size=e.batch_size
+    )
 
 
 def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> dict[str, Any]:
     model, tok = _load(model_dir)
     e = h.profile.eval_config
-    result = evaluate_policy(model, tok, h.games, splits["test"], n=e.n, config=_gen_eval(h), seed=seed, ks=e.ks,
-                             prompt_style=h.suite.prompt_style, progress=h.request.progress, desc=desc)
+    result = evaluate_policy(
+        model,
+        tok,
+        h.games,
+        splits["test"],
+        n=e.n,
+        config=_gen_eval(h),
+        seed=seed,
+        ks=e.ks,
+        prompt_style=h.suite.prompt_style,
+        progress=h.request.progress,
+        desc=desc,
+    )
     return {"outcomes": result.outcomes, "metrics": result.metrics, "examples": result.examples}
 
 
 def reference_eval(h: Harness, splits, base_dir, base_stage, teacher_dir, teacher_stage) -> dict[str, Any]:
     """Base model and teacher on the test split, once per suite and profile (seed 0)."""
-    key = {"base": base_stage.hash, "teacher": teacher_stage.hash, "eval": h.profile.eval,
-           "test": config_hash([i.id for i in splits["test"]])}
+    key = {
+        "base": base_stage.hash,
+        "teacher": teacher_stage.hash,
+        "eval": h.profile.eval,
+        "test": config_hash([i.id for i in splits["test"]]),
+    }
     stage = _stage(h, "reference", key)
     path = stage.path / "reference.json"
     if stage.done:
@@ -277,8 +351,12 @@ def _fmt(metric: dict[str, float] | None) -> str:
 
 
 def evaluate(h: Harness, splits, model_dir: Path, model_stage: StageDir, which: str) -> dict[str, Any]:
-    key = {"model": model_stage.hash, "eval": h.profile.eval, "seed": h.seed,
-           "test": config_hash([i.id for i in splits["test"]])}
+    key = {
+        "model": model_stage.hash,
+        "eval": h.profile.eval,
+        "seed": h.seed,
+        "test": config_hash([i.id for i in splits["test"]]),
+    }
     stage = _stage(h, f"eval_{which}", key)
     path = stage.path / "eval.json"
     if stage.done:
@@ -300,17 +378,32 @@ def sft(h: Harness, tok, base_dir: Path, base_stage: StageDir, behavior_out: dic
         return base_dir, base_stage, []
     steps = max(1, int(round(h.profile.sft.steps * h.sft_factor)))
     config = replace(h.profile.sft, steps=steps)
-    key = {"base": base_stage.hash, "behavior": behavior_out["stage"].hash, "method": h.method_name,
-           "recipe": h.method_recipe_hash, "sft": config.__dict__, "seed": h.seed}
+    key = {
+        "base": base_stage.hash,
+        "behavior": behavior_out["stage"].hash,
+        "method": h.method_name,
+        "recipe": h.method_recipe_hash,
+        "sft": config.__dict__,
+        "seed": h.seed,
+    }
     stage = _stage(h, "sft", key)
     model_dir = stage.path / "model"
     if stage.done:
         _log(f"  sft: cached ({stage.path})")
         return model_dir, stage, json.loads((stage.path / "log.json").read_text())
     model, _ = _load(base_dir)
-    log = train_sft(model, behavior_out["rows"], objective=h.method.loss, options=h.options, config=config,
-                    seed=hash_seed(h.seed, 202), pad_id=tok.pad_token_id, checkpoint_dir=stage.path / "ckpt",
-                    progress=h.request.progress, desc=f"sft {h.label}")
+    log = train_sft(
+        model,
+        behavior_out["rows"],
+        objective=h.method.loss,
+        options=h.options,
+        config=config,
+        seed=hash_seed(h.seed, 202),
+        pad_id=tok.pad_token_id,
+        checkpoint_dir=stage.path / "ckpt",
+        progress=h.request.progress,
+        desc=f"sft {h.label}",
+    )
     save_model(model, tok, model_dir)
     atomic_write_json(stage.path / "log.json", _finite(log), indent=None)
     stage.finish({"steps": steps})
@@ -318,15 +411,22 @@ def sft(h: Harness, tok, base_dir: Path, base_stage: StageDir, behavior_out: dic
 
 
 def _finite(log):
-    return [{k: (v if not (isinstance(v, float) and not math.isfinite(v)) else None) for k, v in e.items()} for e in log]
+    return [
+        {k: (v if not (isinstance(v, float) and not math.isfinite(v)) else None) for k, v in e.items()}
+        for e in log
+    ]
 
 
 # -- rl -----------------------------------------------------------------------------------------------------------
 def rl(h: Harness, splits, tok, sft_dir: Path, sft_stage: StageDir):
     from pearbench.grpo import train_grpo
 
-    key = {"sft": sft_stage.hash, "rl": h.profile.rl.to_dict(), "seed": h.seed,
-           "train": config_hash([i.id for i in splits["train"]])}
+    key = {
+        "sft": sft_stage.hash,
+        "rl": h.profile.rl.to_dict(),
+        "seed": h.seed,
+        "train": config_hash([i.id for i in splits["train"]]),
+    }
     stage = _stage(h, "rl", key)
     model_dir = stage.path / "model"
     if stage.done:
@@ -341,9 +441,18 @@ def rl(h: Harness, splits, tok, sft_dir: Path, sft_stage: StageDir):
         instance = train[index]
         return h.games[instance.env].verify(instance, text)
 
-    log = train_grpo(model, tok, prompts, reward, config=h.profile.rl, seed=hash_seed(h.seed, 303),
-                     checkpoint_dir=stage.path / "ckpt", reference=reference, progress=h.request.progress,
-                     desc=f"rl {h.label}")
+    log = train_grpo(
+        model,
+        tok,
+        prompts,
+        reward,
+        config=h.profile.rl,
+        seed=hash_seed(h.seed, 303),
+        checkpoint_dir=stage.path / "ckpt",
+        reference=reference,
+        progress=h.request.progress,
+        desc=f"rl {h.label}",
+    )
     save_model(model, tok, model_dir)
     atomic_write_json(stage.path / "log.json", _finite(log), indent=None)
     stage.finish({})
@@ -360,15 +469,30 @@ def _summary(log: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]
     return out
 
 
-def record(h: Harness, *, stage_hashes, behavior, reference, sft_log, rl_log, sft_eval, rl_eval) -> dict[str, Any]:
+def record(
+    h: Harness, *, stage_hashes, behavior, reference, sft_log, rl_log, sft_eval, rl_eval
+) -> dict[str, Any]:
     from dataclasses import asdict
 
     from pearbench.harness import git_commit, package_versions
     from pearbench.profiles import rl_recipe_hash
     from pearbench.results import finalize_record, make_run_id, write_record
 
-    sft_diag = _summary(sft_log, ("nll", "weighted_loss", "mean_weight", "ess_fraction", "delta_clip_fraction",
-                                  "log_weight_clip_fraction", "mean_log_ratio")) or None
+    sft_diag = (
+        _summary(
+            sft_log,
+            (
+                "nll",
+                "weighted_loss",
+                "mean_weight",
+                "ess_fraction",
+                "delta_clip_fraction",
+                "log_weight_clip_fraction",
+                "mean_log_ratio",
+            ),
+        )
+        or None
+    )
     window = max(1, len(rl_log) // 5)
     rewards = [e["reward_mean"] for e in rl_log]
     body = {
@@ -393,8 +517,12 @@ def record(h: Harness, *, stage_hashes, behavior, reference, sft_log, rl_log, sf
             "reward_last": float(np.mean(rewards[-window:])) if rewards else None,
             **_summary(rl_log, ("entropy", "kl", "clip_fraction", "response_length", "pass_rate")),
         },
-        "eval": {"n": h.profile.eval_config.n, "temperature": h.profile.eval_config.temperature,
-                 "max_new_tokens": h.profile.eval_config.max_new_tokens, "ks": list(h.profile.eval_config.ks)},
+        "eval": {
+            "n": h.profile.eval_config.n,
+            "temperature": h.profile.eval_config.temperature,
+            "max_new_tokens": h.profile.eval_config.max_new_tokens,
+            "ks": list(h.profile.eval_config.ks),
+        },
         "outcomes": {"sft": sft_eval["outcomes"], "rl": rl_eval["outcomes"]},
         "metrics": {"sft": sft_eval["metrics"], "rl": rl_eval["metrics"]},
         "reference": reference,

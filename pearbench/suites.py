@@ -84,12 +84,16 @@ def load_suite(name_or_path: str | None = None) -> Suite:
     else:
         if name_or_path not in bundled_suites():
             raise unknown("suite", name_or_path, bundled_suites())
-        with resources.files("pearbench.data").joinpath("suites", f"{name_or_path}.toml").open("rb") as handle:
+        with (
+            resources.files("pearbench.data").joinpath("suites", f"{name_or_path}.toml").open("rb") as handle
+        ):
             data = tomllib.load(handle)
         data.setdefault("name", name_or_path)
     bad = sorted(set(data) - _KEYS)
     if bad:
-        raise PearbenchError(f"unknown key {bad[0]!r} in suite {name_or_path}; allowed: {', '.join(sorted(_KEYS))}")
+        raise PearbenchError(
+            f"unknown key {bad[0]!r} in suite {name_or_path}; allowed: {', '.join(sorted(_KEYS))}"
+        )
     from pearbench.registry import get_game_class
 
     envs = []
@@ -99,8 +103,12 @@ def load_suite(name_or_path: str | None = None) -> Suite:
         game_cls = get_game_class(entry["name"])
         difficulty = entry.get("difficulty", game_cls.default_difficulty)
         if difficulty not in game_cls.levels:
-            raise unknown(f"difficulty for {game_cls.name} in suite {name_or_path}", difficulty, game_cls.levels)
-        envs.append(EnvSpec(name=game_cls.name, difficulty=difficulty, weight=float(entry.get("weight", 1.0))))
+            raise unknown(
+                f"difficulty for {game_cls.name} in suite {name_or_path}", difficulty, game_cls.levels
+            )
+        envs.append(
+            EnvSpec(name=game_cls.name, difficulty=difficulty, weight=float(entry.get("weight", 1.0)))
+        )
     if not envs:
         raise PearbenchError(f"suite {name_or_path} lists no environments")
     if len({e.name for e in envs}) != len(envs):

@@ -56,7 +56,9 @@ class LocalExecutor:
                 try:
                     results.append(future.result())
                 except Exception as exc:  # noqa: BLE001 - report every failed job, keep the others
-                    results.append({"run_id": job.run_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+                    results.append(
+                        {"run_id": job.run_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                    )
         return results
 
 

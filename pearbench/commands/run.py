@@ -11,9 +11,15 @@ KS = (1, 2, 4, 8)
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", default=None, help="suite name or TOML path (default: countdown)")
-    parser.add_argument("--profile", default="small", help="profile name or TOML path: smoke, small, paper (default small)")
-    parser.add_argument("--config", dest="config_file", default=None, help="TOML file overriding profile keys (recorded)")
-    parser.add_argument("--out", default="runs", help="output folder: stage cache, checkpoints, records (default runs/)")
+    parser.add_argument(
+        "--profile", default="small", help="profile name or TOML path: smoke, small, paper (default small)"
+    )
+    parser.add_argument(
+        "--config", dest="config_file", default=None, help="TOML file overriding profile keys (recorded)"
+    )
+    parser.add_argument(
+        "--out", default="runs", help="output folder: stage cache, checkpoints, records (default runs/)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -37,7 +43,10 @@ def _fmt(metric: dict[str, float] | None) -> str:
 
 
 def summary_lines(record: dict[str, Any]) -> list[str]:
-    lines = [f"## {record['method_label']}  (suite {record['suite']}, seed {record['seed']}, profile {record['profile']})", ""]
+    lines = [
+        f"## {record['method_label']}  (suite {record['suite']}, seed {record['seed']}, profile {record['profile']})",
+        "",
+    ]
     lines.append("| metric | base (pi_0) | teacher | after SFT | after RL |")
     lines.append("|---|---|---|---|---|")
     ref = record.get("reference") or {}
@@ -64,7 +73,9 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
         lines.append("sft diagnostics (first->last step): " + ", ".join(parts))
     rl = record.get("rl_summary") or {}
     if rl.get("reward_first") is not None:
-        lines.append(f"rl training reward: {rl['reward_first']:.3f} (first fifth) -> {rl['reward_last']:.3f} (last fifth)")
+        lines.append(
+            f"rl training reward: {rl['reward_first']:.3f} (first fifth) -> {rl['reward_last']:.3f} (last fifth)"
+        )
     lines.append("stage wall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in record["timings"].items()))
     lines.append(f"record: {record.get('_path', '?')}")
     return lines
@@ -74,8 +85,15 @@ def _run(args: argparse.Namespace) -> int:
     from pearbench.harness import RunRequest, run
 
     record = run(
-        RunRequest(method=args.method, suite=args.suite, seed=args.seed, profile=args.profile,
-                   config_file=args.config_file, out=args.out, progress=not args.no_progress)
+        RunRequest(
+            method=args.method,
+            suite=args.suite,
+            seed=args.seed,
+            profile=args.profile,
+            config_file=args.config_file,
+            out=args.out,
+            progress=not args.no_progress,
+        )
     )
     print("\n".join(summary_lines(record)))
     sys.stdout.flush()

@@ -17,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Runs every (method, seed) through the shared harness. Finished runs (record present) are "
         "skipped, unfinished ones resume from their stage cache and checkpoints.",
     )
-    parser.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})")
+    parser.add_argument(
+        "--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})"
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     parser.add_argument("--workers", type=int, default=1, help="parallel runs (process pool; default 1)")
     add_run_arguments(parser)
@@ -36,8 +38,13 @@ def _sweep(args: argparse.Namespace) -> int:
     from pearbench.sweep import LocalExecutor, pending, plan
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    base = RunRequest(suite=args.suite, profile=args.profile, config_file=args.config_file, out=args.out,
-                      progress=not args.no_progress)
+    base = RunRequest(
+        suite=args.suite,
+        profile=args.profile,
+        config_file=args.config_file,
+        out=args.out,
+        progress=not args.no_progress,
+    )
     jobs = plan(methods, _parse_seeds(args.seeds), base)
     todo = pending(jobs, args.out)
     print(f"sweep: {len(jobs)} runs, {len(jobs) - len(todo)} already done, {len(todo)} to run")
@@ -45,5 +52,7 @@ def _sweep(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r["ok"]]
     for r in results:
         print(f"  {'ok  ' if r['ok'] else 'FAIL'} {r['run_id']}" + ("" if r["ok"] else f": {r['error']}"))
-    print(f"sweep: {len(results) - len(failed)} finished, {len(failed)} failed; records under {args.out}/records")
+    print(
+        f"sweep: {len(results) - len(failed)} finished, {len(failed)} failed; records under {args.out}/records"
+    )
     return 1 if failed else 0
