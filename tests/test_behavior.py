@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,9 +14,19 @@ import pytest
 import torch
 
 from pearbench.behavior import SCHEMA_VERSION, mismatch_stats, read_parquet, validate_rows, write_parquet
+from pearbench.cli import main
+from pearbench.commands.data import score_jsonl
 from pearbench.errors import PearbenchError
+from pearbench.generation import score_responses
 from pearbench.methods import load_recipe
-from pearbench.models import build_char_tokenizer, build_tiny_model
+from pearbench.models import (
+    build_char_tokenizer,
+    build_tiny_model,
+    encode_prompt,
+    encode_response,
+    load_model,
+    save_model,
+)
 from pearbench.sft import SFTConfig, train_sft
 
 VOCAB = 104
@@ -268,3 +280,141 @@ def test_mismatch_stats_against_a_hand_computation():
     assert stats["mean_response_tokens"] == pytest.approx(
         sum(len(r["response_ids"]) for r in rows) / len(rows)
     )
+
+
+# --------------------------------------------------------------------------------------------- pearbench data score
+
+
+@pytest.fixture(scope="module")
+def behavior_model_dir(tmp_path_factory):
+    tokenizer = build_char_tokenizer()
+    folder = tmp_path_factory.mktemp("behavior-model")
+    save_model(build_tiny_model("tiny-ci", tokenizer, seed=4), tokenizer, folder)
+    return folder
+
+
+def write_jsonl(path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_score_writes_behavior_data_with_the_models_own_logprobs(tmp_path, behavior_model_dir, capsys):
+    data = tmp_path / "data.jsonl"
+    records = [
+        {"prompt": "3 4 5=", "response": "<answer>12</answer>", "env": "countdown", "id": "a"},
+        {"prompt": "Reach 9 from 1 2 3 4 5:", "response": "5+4", "reward": 0.0},
+        {"prompt": "x", "response": ""},
+    ]
+    write_jsonl(data, [json.dumps(r) for r in records[:2]] + ["", json.dumps(records[2])])
+    out = tmp_path / "out" / "behavior.parquet"
+    assert (
+        main(
+            [
+                "data",
+                "score",
+                "--data",
+                str(data),
+                "--model",
+                str(behavior_model_dir),
+                "--out",
+                str(out),
+                "--batch-size",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert str(out) in printed and "rescored 3 responses" in printed
+
+    model, tokenizer = load_model(behavior_model_dir)
+    rows, meta = read_parquet(out, vocab_size=len(tokenizer))
+    assert meta["behavior_model"] == str(behavior_model_dir) and meta["source_sha256"]
+    prompts = [encode_prompt(tokenizer, r["prompt"]) for r in records]
+    responses = [encode_response(tokenizer, r["response"]) for r in records]
+    expected = score_responses(model, prompts, responses, tokenizer.pad_token_id)
+    for row, prompt, response, values in zip(rows, prompts, responses, expected):
+        assert row["prompt_ids"] == prompt and row["response_ids"] == response
+        assert row["response_ids"][-1] == tokenizer.eos_token_id
+        assert row["behavior_logprobs"] == pytest.approx(values, abs=1e-5)
+        assert row["source"] == "rescored"
+    assert [r["reward"] for r in rows] == [1.0, 0.0, 1.0]
+    assert [r["instance_id"] for r in rows] == ["a", "line-2", "line-4"]
+    assert rows[0]["env"] == "countdown"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"prompt": "a", "response": "b"}', '{"prompt": "a", "response": '], "line 2 is not valid JSON"),
+        (['["prompt", "response"]'], "line 1 is a JSON list; expected an object"),
+        (['{"prompt": "a"}'], "line 1: field 'response' is missing; expected a string"),
+        (['{"prompt": 3, "response": "b"}'], "line 1: field 'prompt' is a int; expected a string"),
+        (['{"prompt": "a", "response": "b", "reward": "yes"}'], "line 1: field 'reward' must be a number"),
+        ([""], "holds no records"),
+        (['{"prompt": "a", "response": "' + "y" * 600 + '"}'], "line 1: prompt \\+ response are 603 tokens"),
+    ],
+)
+def test_malformed_jsonl_is_one_line_naming_the_line(tmp_path, behavior_model_dir, capsys, lines, message):
+    data = tmp_path / "bad.jsonl"
+    write_jsonl(data, lines)
+    out = tmp_path / "out.parquet"
+    code = main(
+        [
+            "data",
+            "score",
+            "--data",
+            str(data),
+            "--model",
+            str(behavior_model_dir),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("pearbench: error:")
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [("tiny-ci", "freshly initialised"), ("no/such/folder", "not a folder"), ("nosuchmodel", "not a folder")],
+)
+def test_score_refuses_a_model_that_is_no_behavior_policy(tmp_path, model, message):
+    data = tmp_path / "data.jsonl"
+    write_jsonl(data, ['{"prompt": "a", "response": "b"}'])
+    with pytest.raises(PearbenchError, match=message):
+        score_jsonl(data, model, tmp_path / "out.parquet", progress=False)
+
+
+def test_score_needs_an_existing_data_file(tmp_path, behavior_model_dir):
+    with pytest.raises(PearbenchError, match="data file not found"):
+        score_jsonl(tmp_path / "missing.jsonl", behavior_model_dir, tmp_path / "out.parquet", progress=False)
+
+
+# --------------------------------------------------------------------------------------------- pearbench data generate
+
+
+@pytest.mark.slow
+def test_generate_runs_the_stages_up_to_behavior_data_and_reuses_them(tmp_path, capsys):
+    args = ["data", "generate", "--profile", "smoke", "--seed", "0", "--out", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    path = re.search(r"behavior data: (\S+)", printed).group(1)
+    assert "yield" in printed and "mismatch level: mean log pi_0 - log pi_beta" in printed
+    rows, meta = read_parquet(path, vocab_size=len(build_char_tokenizer()))
+    assert len(rows) == 32 and meta["generation"]["temperature"] == 1.0
+    assert all(r["source"] == "sampled" and r["reward"] == 1.0 for r in rows)
+    stamp = Path(path).stat().st_mtime_ns
+    assert main(args) == 0  # every stage cached: the same file, untouched
+    assert re.search(r"behavior data: (\S+)", capsys.readouterr().out).group(1) == path
+    assert Path(path).stat().st_mtime_ns == stamp
+
+
+def test_generate_rejects_an_unknown_profile(tmp_path, capsys):
+    code = main(["data", "generate", "--profile", "nosuchprofile", "--out", str(tmp_path), "--no-progress"])
+    assert code == 2
+    assert "nosuchprofile" in capsys.readouterr().err
