@@ -11,11 +11,14 @@ All functions are pure, linear-time string scans (no regex backtracking), so a 1
 
 from __future__ import annotations
 
+import re
+
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
 BOXED = "\\boxed"
+_BRACES = re.compile(r"[{}]")
 
 
 def strip_think(text: str) -> str | None:
@@ -31,33 +34,43 @@ def strip_think(text: str) -> str | None:
 
 
 def last_answer_tag(text: str) -> str | None:
-    """Content of the last complete ``<answer>...</answer>`` pair, stripped; None if there is none."""
+    """Content of the last complete ``<answer>...</answer>`` pair, stripped; None if there is none.
+
+    Linear time: the last ``</answer>`` that has an ``<answer>`` before it is the last ``</answer>`` overall, as long
+    as some ``<answer>`` precedes it.
+    """
+    first_open = text.find(ANSWER_OPEN)
+    if first_open < 0:
+        return None
     close = text.rfind(ANSWER_CLOSE)
-    while close >= 0:
-        open_ = text.rfind(ANSWER_OPEN, 0, close)
-        if open_ >= 0:
-            return text[open_ + len(ANSWER_OPEN) : close].strip()
-        close = text.rfind(ANSWER_CLOSE, 0, close)
-    return None
+    if close < first_open + len(ANSWER_OPEN):
+        return None
+    open_ = text.rfind(ANSWER_OPEN, 0, close)
+    return text[open_ + len(ANSWER_OPEN) : close].strip()
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` whose braces balance; None if there is none."""
+    """Content of the last ``\\boxed{...}`` whose braces balance; None if there is none.
+
+    One pass matches every brace after the first ``\\boxed`` (a stack), so hostile inputs stay linear.
+    """
+    first = text.find(BOXED)
+    if first < 0:
+        return None
+    closing: dict[int, int] = {}
+    stack: list[int] = []
+    for match in _BRACES.finditer(text, first):
+        if match.group() == "{":
+            stack.append(match.start())
+        elif stack:
+            closing[stack.pop()] = match.start()
     start = text.rfind(BOXED)
     while start >= 0:
         index = start + len(BOXED)
         while index < len(text) and text[index] == " ":
             index += 1
-        if index < len(text) and text[index] == "{":
-            depth = 0
-            for position in range(index, len(text)):
-                char = text[position]
-                if char == "{":
-                    depth += 1
-                elif char == "}":
-                    depth -= 1
-                    if depth == 0:
-                        return text[index + 1 : position].strip()
+        if index < len(text) and text[index] == "{" and index in closing:
+            return text[index + 1 : closing[index]].strip()
         start = text.rfind(BOXED, 0, start)
     return None
 

@@ -202,18 +202,12 @@ def test_one_megabyte_completions(name: str) -> None:
     assert checked_verify(game, instance, "x" * 1_000_000 + f"<answer>{instance.answer}</answer>").correct
 
 
-# Known bug in pearbench/answer.py (not owned here): both scans below are quadratic in the number of repeats, so a
-# 20-40 KB completion takes seconds. The fix (linear scans) is in the report of the "bundled games" issue; when it
-# lands these XPASS, and strict=True makes that visible so the markers get removed.
-@pytest.mark.xfail(strict=True, reason="pearbench.answer.last_boxed rescans to the end for every \\boxed")
+# Regression: both scans were once quadratic in the number of repeats (a 20-40 KB completion took seconds).
 def test_repeated_unbalanced_boxed_within_time_limit() -> None:
     game, instance = game_and_instance("countdown", "easy")
     checked_verify(game, instance, "\\boxed{" * 2_500)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="pearbench.answer.last_answer_tag rescans to the start for every </answer>"
-)
 def test_many_closing_answer_tags_within_time_limit() -> None:
     game, instance = game_and_instance("countdown", "easy")
     checked_verify(game, instance, "</answer>" * 40_000)
