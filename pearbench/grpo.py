@@ -58,6 +58,11 @@ class GRPOConfig:
     checkpoint_every: int = 25
     #: compute the (logged) KL to the reference every this many steps when kl_coef is 0
     kl_log_every: int = 10
+    #: measure the mean reward on a fixed held-out prompt set (the validation split) before RL, every this many
+    #: steps and at the end: a low-noise check that RL really raises the reward (0 = never)
+    monitor_every: int = 20
+    #: samples per prompt for that measurement
+    monitor_samples: int = 4
 
     def __post_init__(self) -> None:
         problems = []
@@ -81,6 +86,8 @@ class GRPOConfig:
             problems.append(f"inner_iterations must be >= 1 (got {self.inner_iterations})")
         if not self.temperature > 0 or not 0 < self.top_p <= 1:
             problems.append("temperature must be > 0 and top_p in (0, 1]")
+        if self.monitor_every < 0 or self.monitor_samples < 1:
+            problems.append("monitor_every must be >= 0 and monitor_samples >= 1")
         if self.max_new_tokens < 1 or self.micro_batch_size < 1 or self.checkpoint_every < 1:
             problems.append("max_new_tokens, micro_batch_size and checkpoint_every must be >= 1")
         if problems:
@@ -189,8 +196,13 @@ def train_grpo(
     reference: torch.nn.Module | None = None,
     progress: bool = True,
     desc: str = "rl",
+    monitor: Callable[[torch.nn.Module], float] | None = None,
 ) -> list[dict[str, float]]:
-    """Run GRPO in place on ``model`` over the training ``prompts``; returns the per-step log."""
+    """Run GRPO in place on ``model`` over the training ``prompts``; returns the per-step log.
+
+    ``monitor(model)`` (optional) returns the mean reward on a fixed held-out prompt set; it is logged as
+    ``monitor_reward`` before the first step (in the entry of step 0), every ``monitor_every`` steps and at the end.
+    """
     from tqdm.auto import tqdm
 
     if len(prompts) < 1:
@@ -217,6 +229,8 @@ def train_grpo(
         batch_size=config.prompts_per_step * config.group_size,
     )
     device = next(model.parameters()).device
+    if monitor is not None and config.monitor_every and start == 0 and config.steps > 0:
+        log.append({"step": 0, "monitor_reward": float(monitor(model))})
     bar = tqdm(total=config.steps, initial=start, desc=desc, disable=not progress, unit="step", leave=False)
     for step in range(start, config.steps):
         rng = np.random.default_rng([seed, step, 1])
@@ -306,6 +320,12 @@ def train_grpo(
             "grad_norm": float(grad_norm),
             **stats,
         }
+        if (
+            monitor is not None
+            and config.monitor_every
+            and ((step + 1) % config.monitor_every == 0 or step + 1 == config.steps)
+        ):
+            entry["monitor_reward"] = float(monitor(model))
         log.append(entry)
         bar.update(1)
         bar.set_postfix(reward=f"{entry['reward_mean']:.3f}", ent=f"{entry['entropy']:.2f}")

@@ -441,6 +441,30 @@ def rl(h: Harness, splits, tok, sft_dir: Path, sft_stage: StageDir):
         instance = train[index]
         return h.games[instance.env].verify(instance, text)
 
+    validation = list(splits["validation"])
+    monitor_prompts = [
+        encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in validation
+    ]
+    cfg = h.profile.rl
+
+    def monitor(policy) -> float:
+        samples = HFBackend(policy, tok).generate(
+            monitor_prompts,
+            n=cfg.monitor_samples,
+            config=GenerationConfig(
+                max_new_tokens=cfg.max_new_tokens,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                batch_size=256,
+            ),
+            seed=hash_seed(h.seed, 404),
+        )
+        verdicts = [
+            h.games[validation[s.prompt_index].env].verify(validation[s.prompt_index], s.text)
+            for s in samples
+        ]
+        return float(np.mean([v.reward for v in verdicts]))
+
     log = train_grpo(
         model,
         tok,
@@ -452,6 +476,7 @@ def rl(h: Harness, splits, tok, sft_dir: Path, sft_stage: StageDir):
         reference=reference,
         progress=h.request.progress,
         desc=f"rl {h.label}",
+        monitor=monitor,
     )
     save_model(model, tok, model_dir)
     atomic_write_json(stage.path / "log.json", _finite(log), indent=None)
@@ -493,8 +518,10 @@ def record(
         )
         or None
     )
-    window = max(1, len(rl_log) // 5)
-    rewards = [e["reward_mean"] for e in rl_log]
+    steps_log = [e for e in rl_log if e.get("reward_mean") is not None]
+    window = max(1, len(steps_log) // 5)
+    rewards = [e["reward_mean"] for e in steps_log]
+    monitored = [(int(e["step"]), e["monitor_reward"]) for e in rl_log if e.get("monitor_reward") is not None]
     body = {
         "run_id": make_run_id(h.suite.name, h.label, h.seed, h.profile.name),
         "suite": h.suite.name,
@@ -511,10 +538,17 @@ def record(
         "git_commit": git_commit(),
         "mismatch": behavior["stats"],
         "sft_diagnostics": sft_diag,
-        "rl_curve": {"step": [int(e["step"]) for e in rl_log], "reward_mean": rewards},
+        "rl_curve": {
+            "step": [int(e["step"]) for e in steps_log],
+            "reward_mean": rewards,
+            "monitor_step": [m[0] for m in monitored],
+            "monitor_reward": [m[1] for m in monitored],
+        },
         "rl_summary": {
             "reward_first": float(np.mean(rewards[:window])) if rewards else None,
             "reward_last": float(np.mean(rewards[-window:])) if rewards else None,
+            "monitor_reward_start": monitored[0][1] if monitored else None,
+            "monitor_reward_end": monitored[-1][1] if monitored else None,
             **_summary(rl_log, ("entropy", "kl", "clip_fraction", "response_length", "pass_rate")),
         },
         "eval": {
