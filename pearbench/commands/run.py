@@ -50,7 +50,8 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     lines.append("| metric | base (pi_0) | teacher | after SFT | after RL |")
     lines.append("|---|---|---|---|---|")
     ref = record.get("reference") or {}
-    for k in KS:
+    n = record["eval"]["n"]
+    for k in [k for k in KS if k <= n]:
         key = f"pass@{k}"
         lines.append(
             f"| {key} | {_fmt(ref.get('base', {}).get('metrics', {}).get(key))} | "
@@ -74,7 +75,12 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     rl = record.get("rl_summary") or {}
     if rl.get("reward_first") is not None:
         lines.append(
-            f"rl training reward: {rl['reward_first']:.3f} (first fifth) -> {rl['reward_last']:.3f} (last fifth)"
+            f"rl training reward: {rl['reward_first']:.3f} (first fifth of steps) -> {rl['reward_last']:.3f} (last fifth)"
+        )
+    if rl.get("monitor_reward_start") is not None:
+        lines.append(
+            f"rl reward on the fixed validation prompts: {rl['monitor_reward_start']:.3f} before RL -> "
+            f"{rl['monitor_reward_end']:.3f} after"
         )
     lines.append("stage wall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in record["timings"].items()))
     lines.append(f"record: {record.get('_path', '?')}")
