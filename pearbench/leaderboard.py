@@ -144,6 +144,9 @@ class MethodRow:
     errors_sft: int
     errors_rl: int
     mismatch: float  # mean over seeds of mismatch.mean_log_ratio
+    diagnostics: dict[str, float] = field(
+        default_factory=dict
+    )  # seed means of SFT/RL diagnostics (see below)
     rank_sft: int | None = None
     rank_rl: int | None = None
 
@@ -315,6 +318,7 @@ def build_leaderboard(
                     o["errors"] for r in group for o in r["outcomes"]["rl"] if (o["env"], o["id"]) in kept
                 ),
                 mismatch=float(np.mean([r["mismatch"]["mean_log_ratio"] for r in group])),
+                diagnostics=_diagnostics(group),
             )
         )
 
@@ -379,6 +383,42 @@ def build_leaderboard(
         notes=tuple(notes),
         examples=_examples(records),
     )
+
+
+#: (column, where in a record, what): the per-method training diagnostics shown under the Markdown table
+DIAGNOSTIC_COLUMNS = (
+    ("ESS (last SFT step)", ("sft_diagnostics", "ess_fraction", "last"), "effective sample size / tokens"),
+    ("mean weight", ("sft_diagnostics", "mean_weight", "mean"), "mean token weight over SFT"),
+    ("δ at clip", ("sft_diagnostics", "delta_clip_fraction", "mean"), "share of δ at a clip bound"),
+    (
+        "log G at clip",
+        ("sft_diagnostics", "log_weight_clip_fraction", "mean"),
+        "share of log G at a clip bound",
+    ),
+    ("RL reward, first fifth", ("rl_summary", "reward_first"), "training reward, first fifth of RL steps"),
+    ("RL reward, last fifth", ("rl_summary", "reward_last"), "training reward, last fifth of RL steps"),
+    ("val reward before RL", ("rl_summary", "monitor_reward_start"), "reward on fixed validation prompts"),
+    ("val reward after RL", ("rl_summary", "monitor_reward_end"), "reward on fixed validation prompts"),
+)
+
+
+def _dig(record: Mapping[str, Any], path: Sequence[str]) -> float | None:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, Mapping) or value.get(key) is None:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _diagnostics(group: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Seed means of the diagnostics in DIAGNOSTIC_COLUMNS (a column is left out when a seed lacks it)."""
+    out = {}
+    for column, path, _ in DIAGNOSTIC_COLUMNS:
+        values = [_dig(r, path) for r in group]
+        if values and all(v is not None for v in values):
+            out[column] = float(np.mean(values))
+    return out
 
 
 def _replace(row: MethodRow, **changes: Any) -> MethodRow:
@@ -562,6 +602,18 @@ def render_markdown(boards: Sequence[Leaderboard]) -> str:
             lines += ["", "Reference models (evaluated once per suite, no SFT or RL stage):", ""]
             lines += _md_table(
                 REFERENCE_COLUMNS, [_reference_cells(r) for r in board.references], text_column=0
+            )
+        shown = [c for c, _, _ in DIAGNOSTIC_COLUMNS if any(c in row.diagnostics for row in board.rows)]
+        if shown:
+            lines += ["", "Training diagnostics (means over seeds; — where a method has none):", ""]
+            lines += _md_table(
+                ("method", "mismatch (mean log π₀ − log π_β)", *shown),
+                [
+                    [row.method_label, fmt_signed(row.mismatch)]
+                    + [fmt(row.diagnostics[c]) if c in row.diagnostics else "—" for c in shown]
+                    for row in board.rows
+                ],
+                text_column=0,
             )
         if board.notes:
             lines += ["", "Notes:", ""] + [f"- {_md_escape(note)}" for note in board.notes]
