@@ -83,12 +83,9 @@ def _sft_objective():
 
 
 # -- base and teacher ---------------------------------------------------------------------------------------------
-def pretrain(h: Harness, role: str, splits, tok):
-    """Pretrain the default base model (role "base") or teacher (role "teacher") on its trace corpus."""
-    from pearbench.sft import SFTConfig, train_sft
-
+def _pretrain_spec(h: Harness, role: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(stage key, corpus knobs) of the base ("base") or teacher ("teacher") pretraining stage."""
     cfg = h.profile.base_pretrain if role == "base" else h.profile.teacher_pretrain
-    size = h.profile.models.student if role == "base" else h.profile.models.teacher
     suite = h.suite
     if role == "base":
         corpus_spec = {
@@ -97,7 +94,6 @@ def pretrain(h: Harness, role: str, splits, tok):
             "other_style_share": suite.teacher_style_share,
             "noise": suite.base_noise,
         }
-        seed = suite.base_seed
     else:
         corpus_spec = {
             "style": suite.teacher_style,
@@ -105,17 +101,26 @@ def pretrain(h: Harness, role: str, splits, tok):
             "other_style_share": 0.0,
             "noise": 0.0,
         }
-        seed = suite.teacher_seed
     key = {
         "role": role,
-        "size": size,
+        "size": h.profile.models.student if role == "base" else h.profile.models.teacher,
         "pretrain": cfg.__dict__,
         "corpus": corpus_spec,
-        "seed": seed,
+        "seed": suite.base_seed if role == "base" else suite.teacher_seed,
         "envs": [e.__dict__ for e in suite.envs],
         "prompt_style": suite.prompt_style,
         "train_size": h.profile.data.train,
     }
+    return key, corpus_spec
+
+
+def pretrain(h: Harness, role: str, splits, tok):
+    """Pretrain the default base model (role "base") or teacher (role "teacher") on its trace corpus."""
+    from pearbench.sft import SFTConfig, train_sft
+
+    cfg = h.profile.base_pretrain if role == "base" else h.profile.teacher_pretrain
+    key, corpus_spec = _pretrain_spec(h, role)
+    size, seed, suite = key["size"], key["seed"], h.suite
     stage = _stage(h, role, key)
     model_dir = stage.path / "model"
     if stage.done:
@@ -270,27 +275,10 @@ def hash_seed(*parts: int) -> int:
 
 
 def _base_key_hash(h: Harness) -> str:
-    """The base stage's hash (computed the same way as in :func:`pretrain`)."""
+    """The base stage's hash (the same key as :func:`pretrain` uses)."""
     from pearbench.harness import StageDir
 
-    cfg = h.profile.base_pretrain
-    suite = h.suite
-    key = {
-        "role": "base",
-        "size": h.profile.models.student,
-        "pretrain": cfg.__dict__,
-        "corpus": {
-            "style": suite.base_style,
-            "other_style": suite.teacher_style,
-            "other_style_share": suite.teacher_style_share,
-            "noise": suite.base_noise,
-        },
-        "seed": suite.base_seed,
-        "envs": [e.__dict__ for e in suite.envs],
-        "prompt_style": suite.prompt_style,
-        "train_size": h.profile.data.train,
-    }
-    return StageDir(h.out, "base", key).hash
+    return StageDir(h.out, "base", _pretrain_spec(h, "base")[0]).hash
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------------
