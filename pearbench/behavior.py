@@ -48,9 +48,10 @@ def validate_rows(
                 )
         if vocab_size is not None:
             ids = list(row["prompt_ids"]) + list(row["response_ids"])
-            if min(ids) < 0 or max(ids) >= vocab_size:
+            bad = next((i for i in ids if i < 0 or i >= vocab_size), None)
+            if bad is not None:
                 raise PearbenchError(
-                    f"{where}: row {index} has token id {max(ids)} outside the student tokenizer's vocabulary "
+                    f"{where}: row {index} has token id {bad} outside the student tokenizer's vocabulary "
                     f"(size {vocab_size}): the data was tokenised with another tokenizer"
                 )
 
@@ -98,7 +99,16 @@ def read_parquet(
         raise PearbenchError(
             f"behavior data file {path} has no pearbench metadata (not written by pearbench?)"
         )
-    meta = json.loads(raw_meta)
+    try:
+        meta = json.loads(raw_meta)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise PearbenchError(
+            f"behavior data file {path} has unreadable pearbench metadata (not valid JSON)"
+        ) from None
+    if not isinstance(meta, dict):
+        raise PearbenchError(
+            f"behavior data file {path} has unreadable pearbench metadata (not a JSON object)"
+        )
     if meta.get("schema_version") != SCHEMA_VERSION:
         raise PearbenchError(
             f"behavior data file {path} has schema version {meta.get('schema_version')}; this pearbench reads {SCHEMA_VERSION}"

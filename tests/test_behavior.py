@@ -151,10 +151,6 @@ def test_missing_column(tmp_path):
         read_parquet(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in behavior.read_parquet: unreadable metadata JSON escapes as json.JSONDecodeError (fix reported)",
-)
 def test_garbled_metadata_is_a_user_error(tmp_path):
     path = tmp_path / "data.parquet"
     write_raw(path, make_rows(), None)
@@ -222,10 +218,6 @@ def test_token_ids_within_the_vocabulary_pass_and_the_vocabulary_is_optional(tmp
     validate_rows(make_rows(), vocab_size=VOCAB)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in behavior.validate_rows: a negative token id is reported as max(ids), not the bad id (fix reported)",
-)
 def test_negative_token_id_names_the_bad_id():
     rows = make_rows()
     rows[1]["prompt_ids"][1] = -7
