@@ -101,7 +101,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         save_model(model, tokenizer, folder)
-        engine = VLLMBackend(folder, seed=0, max_model_len=512, enforce_eager=True)
+        engine = VLLMBackend(
+            folder, seed=0, max_model_len=512, enforce_eager=True, gpu_memory_utilization=0.1
+        )
         config = configs["kv-cache"]
         timed(engine, prompts[:8], config, seed=0)
         vllm_rates, hf_rates = [], []

@@ -391,6 +391,7 @@ def test_score_needs_an_existing_data_file(tmp_path, behavior_model_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~1.5 minutes on 2 idle cores; much longer on a loaded machine
 def test_generate_runs_the_stages_up_to_behavior_data_and_reuses_them(tmp_path, capsys):
     args = ["data", "generate", "--profile", "smoke", "--seed", "0", "--out", str(tmp_path), "--no-progress"]
     assert main(args) == 0

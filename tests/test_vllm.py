@@ -40,7 +40,7 @@ def engine(tmp_path_factory):
         model.get_input_embeddings().weight *= 3.0
         model.get_input_embeddings().weight[tokenizer.eos_token_id] *= 1.5
     save_model(model, tokenizer, folder)
-    backend = VLLMBackend(folder, seed=0, max_model_len=256, enforce_eager=True)
+    backend = VLLMBackend(folder, seed=0, max_model_len=256, enforce_eager=True, gpu_memory_utilization=0.1)
     hf_model, hf_tokenizer = load_model(folder)
     return backend, hf_model, hf_tokenizer
 
@@ -114,12 +114,16 @@ def test_vllm_records_processed_logprobs(engine, temperature, top_p):
 
 
 @pytest.mark.vllm
-def test_vllm_stop_strings(engine):
+def test_vllm_stop_strings_cut_a_sample_at_their_first_occurrence(engine):
     backend, _, tokenizer = engine
-    samples = backend.generate(
-        prompts(tokenizer), n=4, config=GenerationConfig(max_new_tokens=40, stop=("e",)), seed=5
-    )
-    stopped = [s for s in samples if s.finish_reason == "stop"]
-    assert stopped
-    for sample in stopped:
-        assert sample.text.endswith("e") and sample.text.count("e") == 1
+    batch = prompts(tokenizer)
+    free = backend.generate(batch, n=2, config=GenerationConfig(max_new_tokens=30), seed=5)
+    long_one = next(i for i, s in enumerate(free) if s.finish_reason == "length")
+    stop = free[long_one].text[2]  # occurs first at index <= 2: the same seed must stop there
+    cut = backend.generate(batch, n=2, config=GenerationConfig(max_new_tokens=30, stop=(stop,)), seed=5)
+    sample = cut[long_one]
+    end = free[long_one].text.index(stop) + 1
+    assert sample.finish_reason == "stop"
+    assert sample.text == free[long_one].text[:end]
+    assert sample.response_ids == free[long_one].response_ids[:end]
+    assert sample.logprobs == pytest.approx(free[long_one].logprobs[:end], abs=1e-5)
