@@ -18,9 +18,17 @@ from pearbench.verdict import Verdict
 
 TOKENIZER = build_char_tokenizer()
 LOG_FIELDS = {
-    "step", "reward_mean", "pass_rate", "verifier_errors", "response_length", "grad_norm",
-    "clip_fraction", "entropy", "kl", "loss",
-}  # fmt: skip
+    "step",
+    "reward_mean",
+    "pass_rate",
+    "verifier_errors",
+    "response_length",
+    "grad_norm",
+    "clip_fraction",
+    "entropy",
+    "kl",
+    "loss",
+}
 
 # --------------------------------------------------------------------------------------------- references
 
@@ -223,9 +231,15 @@ def tiny(seed: int = 0) -> torch.nn.Module:
 
 def config(**overrides) -> GRPOConfig:
     settings = {
-        "steps": 3, "prompts_per_step": 2, "group_size": 4, "lr": 1e-3, "max_new_tokens": 8,
-        "micro_batch_size": 3, "checkpoint_every": 2, "kl_log_every": 1,
-    }  # fmt: skip
+        "steps": 3,
+        "prompts_per_step": 2,
+        "group_size": 4,
+        "lr": 1e-3,
+        "max_new_tokens": 8,
+        "micro_batch_size": 3,
+        "checkpoint_every": 2,
+        "kl_log_every": 1,
+    }
     settings.update(overrides)
     return GRPOConfig(**settings)
 
@@ -234,9 +248,16 @@ def test_a_few_steps_run_and_log_every_field(tmp_path):
     model = tiny()
     before = model.state_dict()["model.embed_tokens.weight"].clone()
     log = train_grpo(
-        model, TOKENIZER, PROMPTS, toy_reward, config=config(), seed=0, checkpoint_dir=tmp_path,
-        reference=tiny(), progress=False,
-    )  # fmt: skip
+        model,
+        TOKENIZER,
+        PROMPTS,
+        toy_reward,
+        config=config(),
+        seed=0,
+        checkpoint_dir=tmp_path,
+        reference=tiny(),
+        progress=False,
+    )
     assert [e["step"] for e in log] == [1, 2, 3]
     for entry in log:
         assert set(entry) == LOG_FIELDS
@@ -258,9 +279,15 @@ def test_kl_is_nan_without_a_reference_and_errors_are_counted(tmp_path):
         return Verdict(correct=False, error="timeout") if index < 3 else toy_reward(index, text)
 
     log = train_grpo(
-        tiny(), TOKENIZER, PROMPTS[:1] * 3 + PROMPTS[1:2], flaky, config=config(steps=1), seed=1,
-        checkpoint_dir=tmp_path, progress=False,
-    )  # fmt: skip
+        tiny(),
+        TOKENIZER,
+        PROMPTS[:1] * 3 + PROMPTS[1:2],
+        flaky,
+        config=config(steps=1),
+        seed=1,
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
     assert math.isnan(log[0]["kl"])
     # 2 of the 4 prompts are drawn: at least one of them is among 0-2, which always fail
     assert log[0]["verifier_errors"] > 0
@@ -268,9 +295,15 @@ def test_kl_is_nan_without_a_reference_and_errors_are_counted(tmp_path):
 
 def test_several_inner_iterations_clip_some_tokens(tmp_path):
     log = train_grpo(
-        tiny(), TOKENIZER, PROMPTS, toy_reward, config=config(steps=1, inner_iterations=3, lr=0.05), seed=0,
-        checkpoint_dir=tmp_path, progress=False,
-    )  # fmt: skip
+        tiny(),
+        TOKENIZER,
+        PROMPTS,
+        toy_reward,
+        config=config(steps=1, inner_iterations=3, lr=0.05),
+        seed=0,
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
     assert log[0]["clip_fraction"] > 0
 
 
@@ -280,10 +313,15 @@ def test_micro_batch_size_does_not_change_the_update(tmp_path, aggregation):
     for micro in (8, 3):
         model = tiny()
         train_grpo(
-            model, TOKENIZER, PROMPTS, toy_reward,
-            config=config(steps=1, micro_batch_size=micro, loss_aggregation=aggregation), seed=2,
-            checkpoint_dir=tmp_path / f"{aggregation}-{micro}", progress=False,
-        )  # fmt: skip
+            model,
+            TOKENIZER,
+            PROMPTS,
+            toy_reward,
+            config=config(steps=1, micro_batch_size=micro, loss_aggregation=aggregation),
+            seed=2,
+            checkpoint_dir=tmp_path / f"{aggregation}-{micro}",
+            progress=False,
+        )
         models.append(model)
     for (name, a), b in zip(models[0].named_parameters(), models[1].parameters()):
         assert torch.allclose(a, b, atol=1e-5), name
@@ -293,9 +331,16 @@ def test_resume_from_a_checkpoint_gives_the_weights_of_an_uninterrupted_run(tmp_
     cfg = config(steps=4, checkpoint_every=2, kl_coef=0.05)
     straight = tiny()
     straight_log = train_grpo(
-        straight, TOKENIZER, PROMPTS, toy_reward, config=cfg, seed=3, checkpoint_dir=tmp_path / "straight",
-        reference=tiny(), progress=False,
-    )  # fmt: skip
+        straight,
+        TOKENIZER,
+        PROMPTS,
+        toy_reward,
+        config=cfg,
+        seed=3,
+        checkpoint_dir=tmp_path / "straight",
+        reference=tiny(),
+        progress=False,
+    )
 
     calls = {"n": 0}
     per_step = cfg.prompts_per_step * cfg.group_size
@@ -308,15 +353,29 @@ def test_resume_from_a_checkpoint_gives_the_weights_of_an_uninterrupted_run(tmp_
 
     with pytest.raises(KeyboardInterrupt):
         train_grpo(
-            tiny(), TOKENIZER, PROMPTS, crashes_in_step_3, config=cfg, seed=3, checkpoint_dir=tmp_path / "resumed",
-            reference=tiny(), progress=False,
-        )  # fmt: skip
+            tiny(),
+            TOKENIZER,
+            PROMPTS,
+            crashes_in_step_3,
+            config=cfg,
+            seed=3,
+            checkpoint_dir=tmp_path / "resumed",
+            reference=tiny(),
+            progress=False,
+        )
     assert [p.name for p in list_checkpoints(tmp_path / "resumed")] == ["step-2"]
     resumed = tiny(seed=77)
     resumed_log = train_grpo(
-        resumed, TOKENIZER, PROMPTS, toy_reward, config=cfg, seed=3, checkpoint_dir=tmp_path / "resumed",
-        reference=tiny(), progress=False,
-    )  # fmt: skip
+        resumed,
+        TOKENIZER,
+        PROMPTS,
+        toy_reward,
+        config=cfg,
+        seed=3,
+        checkpoint_dir=tmp_path / "resumed",
+        reference=tiny(),
+        progress=False,
+    )
     for (name, a), b in zip(straight.named_parameters(), resumed.parameters()):
         assert torch.equal(a, b), name
     assert [e["step"] for e in resumed_log] == [1, 2, 3, 4]

@@ -135,9 +135,14 @@ def test_pearbench_grpo_loss_equals_trl(model_dir, tmp_path, loss_type, aggregat
     model.zero_grad(set_to_none=True)
     logprobs, _ = logprobs_and_entropy(model, input_ids, attention)
     token_loss, clipped, _ = grpo_token_loss(
-        logprobs, old, advantages, epsilon_low=EPS_LOW, epsilon_high=EPS_HIGH,
-        ref_logprobs=ref if beta else None, kl_coef=beta,
-    )  # fmt: skip
+        logprobs,
+        old,
+        advantages,
+        epsilon_low=EPS_LOW,
+        epsilon_high=EPS_HIGH,
+        ref_logprobs=ref if beta else None,
+        kl_coef=beta,
+    )
     numerator, denominator = aggregate(token_loss, mask, aggregation)
     ours = numerator / denominator
     ours.backward()
