@@ -13,7 +13,6 @@ from fractions import Fraction
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 from pearbench.verify import format_rational, parse_rational
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pearbench.envs.base import Game, Instance
-
 from pearbench.registry import register_env
 from pearbench.verify import parse_rational
 

@@ -14,10 +14,10 @@ from collections import deque
 import gymnasium
 import pytest
 from gymnasium.utils.env_checker import check_env
-from pearbench.envs import arrow_maze, cipher, cryptarithm, knights_knaves, maze, sudoku
-from pearbench.envs.base import Instance
 
 import pearbench  # noqa: F401 - registers the bundled environments
+from pearbench.envs import arrow_maze, cipher, cryptarithm, knights_knaves, maze, sudoku
+from pearbench.envs.base import Instance
 from pearbench.errors import PearbenchError
 from pearbench.registry import get_game_class, make_game
 

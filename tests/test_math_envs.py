@@ -14,10 +14,10 @@ import gymnasium
 import pytest
 import sympy
 from gymnasium.utils.env_checker import check_env
-from pearbench.envs.base import Instance
 
 import pearbench  # noqa: F401 - registers the environments
 from pearbench import verify as verify_module
+from pearbench.envs.base import Instance
 from pearbench.registry import get_game_class, make_game
 from pearbench.verify import format_rational
 
