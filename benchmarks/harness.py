@@ -1,11 +1,13 @@
 """Time of one GRPO step: pearbench's loop vs TRL's GRPOTrainer, same sizes and settings, side by side.
 
-Sizes are the ``small`` profile's ``[rl]`` table (16 prompts x 8 completions, 64 new tokens, one optimizer step per
-generated batch) on the default student (tiny-2x128, char tokenizer) and countdown prompts with the countdown
-verifier as reward. Both run in float32 without gradient checkpointing, with a token-mean loss (pearbench
-``loss_aggregation="token-mean"``, TRL ``loss_type="bnpo"``), no KL term (beta 0), clip 0.2 / 0.28, temperature 1.
-A step = sampling the group completions + rewards + advantages + forward/backward + AdamW step. Rounds alternate
-which framework goes first; each round starts both from the same fresh model. The pearbench time is the whole
+Sizes are the ``small`` profile's ``[rl]`` table (prompts per step x group size completions, max new tokens, one
+optimizer step per generated batch) on the profile's student (tiny-2x128, char tokenizer) and countdown prompts with
+the countdown verifier as reward. Both run in float32 without gradient checkpointing, with a token-mean loss over the
+whole accumulated batch (pearbench ``loss_aggregation="token-mean"``, TRL ``loss_type="dapo"``), no KL term
+(beta 0), the profile's clip range, temperature 1.
+A step = sampling the group completions + rewards + advantages + forward/backward in micro-batches of the
+profile's ``micro_batch_size`` (TRL: gradient accumulation over the generated batch) + one AdamW step. Rounds
+alternate which framework goes first; each round starts both from the same fresh model. The pearbench time is the whole
 ``train_grpo(steps=1)`` call (optimizer set-up and the end-of-run checkpoint included); TRL's is measured from
 ``on_step_begin`` to ``on_step_end`` (trainer construction excluded). Medians and their ratio are printed.
 
@@ -34,16 +36,18 @@ from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prom
 from pearbench.registry import get_game_class
 
 
-def pearbench_step(model, tokenizer, prompts, reward, config, seed: int) -> float:
+def pearbench_step(model, tokenizer, prompts, reward, config, seed: int) -> tuple[float, float]:
+    """Seconds of one ``train_grpo`` step and the mean completion length (tokens, EOS included)."""
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        train_grpo(
+        log = train_grpo(
             model, tokenizer, prompts, reward, config=config, seed=seed, checkpoint_dir=folder, progress=False
         )
-        return time.perf_counter() - start
+        return time.perf_counter() - start, log[-1]["response_length"]
 
 
-def trl_step(model, tokenizer, texts, instances, game, config, seed: int) -> float:
+def trl_step(model, tokenizer, texts, instances, game, config, seed: int) -> tuple[float, float]:
+    """Seconds of one GRPOTrainer step and TRL's logged mean completion length."""
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
@@ -62,17 +66,20 @@ def trl_step(model, tokenizer, texts, instances, game, config, seed: int) -> flo
     def reward(prompts, completions, index, **kwargs):
         return [game.verify(instances[i], text).reward for i, text in zip(index, completions)]
 
+    total = config.prompts_per_step * config.group_size
+    micro = config.micro_batch_size if total % config.micro_batch_size == 0 else total
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as folder:
         args = GRPOConfig(
             output_dir=folder,
-            per_device_train_batch_size=config.prompts_per_step * config.group_size,
+            # one optimizer step over the generated batch, in micro-batches of pearbench's micro_batch_size
+            per_device_train_batch_size=micro,
             num_generations=config.group_size,
             max_completion_length=config.max_new_tokens,
-            gradient_accumulation_steps=1,
-            steps_per_generation=1,
+            gradient_accumulation_steps=total // micro,
+            steps_per_generation=total // micro,
             num_iterations=config.inner_iterations,
-            loss_type="bnpo",
+            loss_type="dapo",
             beta=0.0,
             epsilon=config.epsilon_low,
             epsilon_high=config.epsilon_high,
@@ -104,7 +111,10 @@ def trl_step(model, tokenizer, texts, instances, game, config, seed: int) -> flo
             callbacks=[timer],
         )
         trainer.train()
-    return timer.seconds
+        lengths = [
+            e["completions/mean_length"] for e in trainer.state.log_history if "completions/mean_length" in e
+        ]
+    return timer.seconds, float(lengths[-1]) if lengths else float("nan")
 
 
 def main() -> None:
@@ -137,6 +147,7 @@ def main() -> None:
 
     size = profile.models.student
     pearbench_times, trl_times = [], []
+    lengths: dict[str, list[float]] = {"pearbench": [], "trl": []}
     pearbench_step(
         build_tiny_model(size, tokenizer, seed=0), tokenizer, prompts, reward, config, seed=0
     )  # warm-up
@@ -145,11 +156,15 @@ def main() -> None:
         for name in order:
             model = build_tiny_model(size, tokenizer, seed=round_)
             if name == "pearbench":
-                pearbench_times.append(pearbench_step(model, tokenizer, prompts, reward, config, seed=round_))
+                seconds, length = pearbench_step(model, tokenizer, prompts, reward, config, seed=round_)
+                pearbench_times.append(seconds)
+                lengths["pearbench"].append(length)
             elif have_trl:
                 # TRL tokenises prompt text itself: the BOS token is written out so its ids equal pearbench's
                 bos_texts = [tokenizer.bos_token + text for text in texts]
-                trl_times.append(trl_step(model, tokenizer, bos_texts, instances, game, config, seed=round_))
+                seconds, length = trl_step(model, tokenizer, bos_texts, instances, game, config, seed=round_)
+                trl_times.append(seconds)
+                lengths["trl"].append(length)
 
     print(
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch threads {threads}; {os.cpu_count()} CPUs"
@@ -159,12 +174,18 @@ def main() -> None:
         f"completions, {config.max_new_tokens} new tokens, model {size}, float32, {args.rounds} rounds (medians):"
     )
     median_pb = statistics.median(pearbench_times)
-    print(f"  pearbench {median_pb:7.2f} s  (" + ", ".join(f"{t:.2f}" for t in pearbench_times) + ")")
+    print(
+        f"  pearbench {median_pb:7.2f} s  (" + ", ".join(f"{t:.2f}" for t in pearbench_times) + ")"
+        f"  mean completion length {statistics.mean(lengths['pearbench']):.1f} tokens"
+    )
     if not have_trl:
         print("  trl: not installed, skipped (pip install 'pearbench[trl]')")
         return
     median_trl = statistics.median(trl_times)
-    print(f"  trl       {median_trl:7.2f} s  (" + ", ".join(f"{t:.2f}" for t in trl_times) + ")")
+    print(
+        f"  trl       {median_trl:7.2f} s  (" + ", ".join(f"{t:.2f}" for t in trl_times) + ")"
+        f"  mean completion length {statistics.mean(lengths['trl']):.1f} tokens"
+    )
     print(f"  ratio pearbench / trl: {median_pb / median_trl:.2f}x")
 
 
