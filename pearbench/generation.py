@@ -77,10 +77,6 @@ def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
 
 
-def _stop_ids(tokenizer, stop: Sequence[str]) -> list[list[int]]:
-    return [list(tokenizer(s, add_special_tokens=False).input_ids) for s in stop if s]
-
-
 class HFBackend:
     """KV-cached ancestral sampling over a transformers causal LM, batched, with left padding."""
 
@@ -106,14 +102,14 @@ class HFBackend:
             raise PearbenchError(f"n must be >= 1, got {n}")
         jobs = [(index, list(prompt)) for index, prompt in enumerate(prompts) for _ in range(n)]
         generator = torch.Generator(device="cpu").manual_seed(int(seed))
-        stop_ids = _stop_ids(self.tokenizer, config.stop)
+        has_stop = any(config.stop)
         was_training = self.model.training
         self.model.eval()
         samples: list[Sample] = []
         try:
             for start in range(0, len(jobs), config.batch_size):
                 batch = jobs[start : start + config.batch_size]
-                samples.extend(self._generate_batch(batch, config, generator, stop_ids))
+                samples.extend(self._generate_batch(batch, config, generator, has_stop))
                 if progress is not None:
                     progress.update(len(batch))
                     maybe_die("eval", start // config.batch_size + 1)
@@ -121,7 +117,7 @@ class HFBackend:
             self.model.train(was_training)
         return samples
 
-    def _generate_batch(self, batch, config: GenerationConfig, generator: torch.Generator, stop_ids):
+    def _generate_batch(self, batch, config: GenerationConfig, generator: torch.Generator, has_stop: bool):
         device = next(self.model.parameters()).device
         lengths = [len(p) for _, p in batch]
         if min(lengths) == 0:
@@ -173,10 +169,11 @@ class HFBackend:
                 lengths_out[row] = step + 1
                 reasons[row] = "eos"
             finished |= newly
-            if stop_ids:
+            if has_stop:
                 for row in torch.nonzero(~finished).flatten().tolist():
-                    seq = tokens[row, : step + 1].tolist()
-                    if any(len(s) and seq[-len(s) :] == s for s in stop_ids):
+                    # decoded text, not token ids: a BPE tokenizer may split a stop string differently in context
+                    text = self.tokenizer.decode(tokens[row, : step + 1].tolist(), skip_special_tokens=True)
+                    if any(text.endswith(s) for s in config.stop if s):
                         finished[row] = True
                         lengths_out[row] = step + 1
                         reasons[row] = "stop"
