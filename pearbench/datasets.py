@@ -15,7 +15,6 @@ A malformed file (bad JSON line, missing field, empty answer, duplicate id) rais
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pearbench.errors import PearbenchError, unknown
+from pearbench.io import iter_jsonl, require_file
 
 
 @dataclass(frozen=True)
@@ -172,15 +172,13 @@ def load_dataset(name: str, *, data_file: str | Path | None = None) -> list[Prob
 
 def load_problems_file(path: str | Path, *, spec: DatasetSpec | None = None) -> list[Problem]:
     """Problems from a local JSONL (``.jsonl`` / ``.json`` lines) or parquet file; see the module docstring."""
-    path = Path(path)
-    if not path.is_file():
-        raise PearbenchError(f"data file {str(path)!r} does not exist")
+    path = require_file(path, "data file")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         rows: Iterable[tuple[int, Any]] = _parquet_rows(path)
         unit = "row"
     elif suffix in {".jsonl", ".json", ".ndjson"}:
-        rows = _jsonl_rows(path)
+        rows = iter_jsonl(path, "data file")
         unit = "line"
     else:
         raise PearbenchError(
@@ -192,8 +190,6 @@ def load_problems_file(path: str | Path, *, spec: DatasetSpec | None = None) -> 
     seen: dict[str, int] = {}
     for number, row in rows:
         where = f"{path}, {unit} {number}"
-        if not isinstance(row, Mapping):
-            raise PearbenchError(f"{where}: expected a JSON object, got {type(row).__name__}")
         problem = _problem_from_row(
             row, fields, where, fallback_id=f"{spec.name if spec else 'problem'}-{number:04d}"
         )
@@ -208,17 +204,6 @@ def load_problems_file(path: str | Path, *, spec: DatasetSpec | None = None) -> 
     if not problems:
         raise PearbenchError(f"data file {str(path)!r} holds no problems")
     return problems
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PearbenchError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:

@@ -1,4 +1,11 @@
-"""Atomic file writes: a crash never leaves half a file where a reader looks."""
+"""File input and output shared by the package.
+
+- Atomic writes: a crash never leaves half a file where a reader looks.
+- :func:`iter_jsonl`: the one JSONL reader. Every problem with the file itself (missing, unreadable, not UTF-8, a
+  line that is not JSON or not a JSON object) raises one :class:`~pearbench.errors.PearbenchError` naming the file
+  and, where there is one, the line: ``<what> '<path>' does not exist``, ``<path>, line <n>: not valid JSON (...)``.
+  Callers check the fields of each object themselves and name the line with :func:`jsonl_where`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from pearbench.errors import PearbenchError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -67,3 +76,67 @@ def file_lock(path: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------------------------------- JSONL
+
+
+def jsonl_where(path: str | Path, number: int) -> str:
+    """How every message about one line of a JSONL file names it: ``<path>, line <n>``."""
+    return f"{path}, line {number}"
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path if it is an existing file, else PearbenchError ``<what> '<path>' does not exist``."""
+    path = Path(path)
+    if not path.exists():
+        raise PearbenchError(f"{what} {str(path)!r} does not exist")
+    if not path.is_file():
+        raise PearbenchError(f"{what} {str(path)!r} is not a file")
+    return path
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def iter_jsonl(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of the JSONL file ``path`` (numbers start at 1).
+
+    ``what`` names the file in file-level messages ("completions file"). Raises PearbenchError when the file does
+    not exist or cannot be read, or when a line is not UTF-8, not valid JSON or not a JSON object; the message names
+    the file and the line. The objects' fields are the caller's to check. Lazy: errors surface while iterating.
+    """
+    path = require_file(path, what)
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise PearbenchError(f"{what} {str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            where = jsonl_where(path, number)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PearbenchError(
+                    f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start + 1} of the line)"
+                ) from None
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line.rstrip("\r\n"))
+            except json.JSONDecodeError as exc:
+                raise PearbenchError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(value, dict):
+                raise PearbenchError(f"{where}: expected a JSON object, got {_json_kind(value)}")
+            yield number, value

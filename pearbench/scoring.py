@@ -17,7 +17,6 @@ any are listed, not scored as zero.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 from pearbench.datasets import Problem, load_dataset
 from pearbench.errors import PearbenchError
+from pearbench.io import iter_jsonl, jsonl_where
 from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
 from pearbench.verdict import Verdict
 from pearbench.verify import DEFAULT_TIMEOUT, verify_math_batch
@@ -133,19 +133,9 @@ class ScoreReport:
 def read_completions(path: str | Path) -> list[CompletionRecord]:
     """Parse a completions JSONL file; any malformed line raises one error naming the file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise PearbenchError(f"completions file {str(path)!r} does not exist")
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PearbenchError(f"{where}: not valid JSON ({exc.msg})") from None
-            records.append(_record(row, where))
+    records = [
+        _record(row, jsonl_where(path, number)) for number, row in iter_jsonl(path, "completions file")
+    ]
     if not records:
         raise PearbenchError(f"completions file {str(path)!r} holds no completions")
     return records

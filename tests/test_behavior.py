@@ -338,13 +338,25 @@ def test_score_writes_behavior_data_with_the_models_own_logprobs(tmp_path, behav
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"prompt": "a", "response": "b"}', '{"prompt": "a", "response": '], "line 2 is not valid JSON"),
-        (['["prompt", "response"]'], "line 1 is a JSON list; expected an object"),
-        (['{"prompt": "a"}'], "line 1: field 'response' is missing; expected a string"),
-        (['{"prompt": 3, "response": "b"}'], "line 1: field 'prompt' is a int; expected a string"),
-        (['{"prompt": "a", "response": "b", "reward": "yes"}'], "line 1: field 'reward' must be a number"),
-        ([""], "holds no records"),
-        (['{"prompt": "a", "response": "' + "y" * 600 + '"}'], "line 1: prompt \\+ response are 603 tokens"),
+        (
+            ['{"prompt": "a", "response": "b"}', '{"prompt": "a", "response": '],
+            r"bad.jsonl, line 2: not valid JSON",
+        ),
+        (['["prompt", "response"]'], r"bad.jsonl, line 1: expected a JSON object, got an array"),
+        (['{"prompt": "a"}'], r"bad.jsonl, line 1: field 'response' is missing; expected a string"),
+        (
+            ['{"prompt": 3, "response": "b"}'],
+            r"bad.jsonl, line 1: field 'prompt' is a int; expected a string",
+        ),
+        (
+            ['{"prompt": "a", "response": "b", "reward": "yes"}'],
+            r"bad.jsonl, line 1: field 'reward' must be a number",
+        ),
+        ([""], r"data file '.*bad.jsonl' holds no records"),
+        (
+            ['{"prompt": "a", "response": "' + "y" * 600 + '"}'],
+            r"bad.jsonl, line 1: prompt \+ response are 603 tokens",
+        ),
     ],
 )
 def test_malformed_jsonl_is_one_line_naming_the_line(tmp_path, behavior_model_dir, capsys, lines, message):
@@ -382,8 +394,19 @@ def test_score_refuses_a_model_that_is_no_behavior_policy(tmp_path, model, messa
         score_jsonl(data, model, tmp_path / "out.parquet", progress=False)
 
 
+def test_score_rejects_invalid_utf8_naming_the_line(tmp_path, behavior_model_dir, capsys):
+    data = tmp_path / "bad.jsonl"
+    data.write_bytes(b'{"prompt": "a", "response": "b"}\n{"prompt": "\xff", "response": "b"}\n')
+    out = tmp_path / "out.parquet"
+    code = main(["data", "score", "--data", str(data), "--model", str(behavior_model_dir), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert re.search(r"bad.jsonl, line 2: not valid UTF-8", err), err
+    assert not out.exists()
+
+
 def test_score_needs_an_existing_data_file(tmp_path, behavior_model_dir):
-    with pytest.raises(PearbenchError, match="data file not found"):
+    with pytest.raises(PearbenchError, match=r"data file '.*missing.jsonl' does not exist"):
         score_jsonl(tmp_path / "missing.jsonl", behavior_model_dir, tmp_path / "out.parquet", progress=False)
 
 

@@ -160,7 +160,7 @@ def test_parquet_file(tmp_path: Path) -> None:
             [{"id": "a", "problem": "P", "answer": "1"}, {"id": "a", "problem": "Q", "answer": "2"}],
             r"line 2: duplicate id 'a' \(first seen at line 1\)",
         ),
-        ([[1, 2]], r"line 1: expected a JSON object, got list"),
+        ([[1, 2]], r"bad.jsonl, line 1: expected a JSON object, got an array"),
         ([{"id": "a", "problem": "P", "answer": True}], r"line 1: the answer must be a string or a number"),
         ([{"id": "a", "problem": 5, "answer": "1"}], r"line 1: field 'problem' must be a non-empty string"),
     ],
@@ -172,7 +172,7 @@ def test_malformed_files_name_file_and_line(tmp_path: Path, rows: list[object], 
 
 
 def test_missing_empty_and_wrong_kind_of_file(tmp_path: Path) -> None:
-    with pytest.raises(PearbenchError, match="does not exist"):
+    with pytest.raises(PearbenchError, match=r"data file '.*nope.jsonl' does not exist"):
         load_problems_file(tmp_path / "nope.jsonl")
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(PearbenchError, match="holds no problems"):

@@ -121,7 +121,11 @@ def test_bad_records_are_user_errors(rows: list[tuple[str, str]], message: str) 
 
 
 def write(path: Path, lines: list[object]) -> Path:
-    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+    """One line per item: bytes as they are, strings as UTF-8, anything else as JSON."""
+    encoded = [
+        x if isinstance(x, bytes) else (x if isinstance(x, str) else json.dumps(x)).encode() for x in lines
+    ]
+    path.write_bytes(b"".join(line + b"\n" for line in encoded))
     return path
 
 
@@ -132,7 +136,7 @@ def write(path: Path, lines: list[object]) -> Path:
         ([{"id": "p1"}], r"c.jsonl, line 1: missing field 'completion'"),
         ([{"completion": "x"}], r"c.jsonl, line 1: missing field 'id'"),
         ([{"id": "p1", "completion": 5}], r"c.jsonl, line 1: field 'completion' must be a string"),
-        (["[1, 2]"], r"c.jsonl, line 1: expected a JSON object"),
+        (["[1, 2]"], r"c.jsonl, line 1: expected a JSON object, got an array"),
         (["", "  "], r"holds no completions"),
     ],
 )
@@ -204,10 +208,14 @@ def test_cli_scores_and_writes_json(
 @pytest.mark.parametrize(
     ("lines", "expected"),
     [
-        ([{"id": "p1", "completion": "x"}, "{bad"], "line 2: not valid JSON"),
+        ([{"id": "p1", "completion": "x"}, "{bad"], "c.jsonl, line 2: not valid JSON"),
+        (
+            [{"id": "p1", "completion": "x"}, b'{"id": "p1", "completion": "\xfe"}'],
+            "c.jsonl, line 2: not valid UTF-8",
+        ),
         (
             [{"id": "p1", "completion": "x"}, {"id": "nope", "completion": "y"}],
-            "line 2: unknown problem id 'nope'",
+            "c.jsonl, line 2: unknown problem id 'nope'",
         ),
         (
             [
@@ -215,7 +223,7 @@ def test_cli_scores_and_writes_json(
                 {"id": "p1", "completion": "x"},
                 {"id": "p2", "completion": "y"},
             ],
-            "line 3: problem 'p2' has 1 completions but 'p1' has 2",
+            "c.jsonl, line 3: problem 'p2' has 1 completions but 'p1' has 2",
         ),
     ],
 )

@@ -14,12 +14,12 @@ log-probs are the model's own (temperature 1), from one full-sequence forward pa
 from __future__ import annotations
 
 import argparse
-import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pearbench.errors import PearbenchError
+from pearbench.io import iter_jsonl, jsonl_where
 
 #: Optional JSONL fields copied into the behavior data (the rest are ignored).
 OPTIONAL_FIELDS = ("reward", "env", "id", "instance_id")
@@ -87,38 +87,24 @@ def generate_summary(result: dict[str, Any]) -> list[str]:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Records ``{"prompt": str, "response": str, ...}``, one JSON object a line (blank lines skipped).
 
-    A malformed line raises PearbenchError naming the file and the line number.
+    A malformed line raises PearbenchError naming the file and the line number (:func:`pearbench.io.iter_jsonl`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise PearbenchError(f"data file not found: {path}")
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path} line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PearbenchError(f"{where} is not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(record, dict):
-                raise PearbenchError(
-                    f"{where} is a JSON {type(record).__name__}; expected an object with "
-                    "string fields 'prompt' and 'response'"
-                )
-            for key in ("prompt", "response"):
-                if not isinstance(record.get(key), str):
-                    found = "missing" if key not in record else f"a {type(record[key]).__name__}"
-                    raise PearbenchError(f"{where}: field {key!r} is {found}; expected a string")
-            if "reward" in record and (
-                isinstance(record["reward"], bool) or not isinstance(record["reward"], (int, float))
-            ):
-                raise PearbenchError(f"{where}: field 'reward' must be a number, got {record['reward']!r}")
-            record["_line"] = number
-            records.append(record)
+    for number, record in iter_jsonl(path, "data file"):
+        where = jsonl_where(path, number)
+        for key in ("prompt", "response"):
+            if not isinstance(record.get(key), str):
+                found = "missing" if key not in record else f"a {type(record[key]).__name__}"
+                raise PearbenchError(f"{where}: field {key!r} is {found}; expected a string")
+        if "reward" in record and (
+            isinstance(record["reward"], bool) or not isinstance(record["reward"], (int, float))
+        ):
+            raise PearbenchError(f"{where}: field 'reward' must be a number, got {record['reward']!r}")
+        record["_line"] = number
+        records.append(record)
     if not records:
-        raise PearbenchError(f"data file {path} holds no records")
+        raise PearbenchError(f"data file {str(path)!r} holds no records")
     return records
 
 
@@ -187,7 +173,7 @@ def score_jsonl(
     for record in records:
         prompt = encode_prompt(tokenizer, record["prompt"])
         response = encode_response(tokenizer, record["response"])
-        where = f"{data} line {record['_line']}"
+        where = jsonl_where(Path(data), record["_line"])
         if not prompt:
             raise PearbenchError(
                 f"{where}: the prompt is empty and the tokenizer has no BOS token to start it"
