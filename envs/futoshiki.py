@@ -15,6 +15,16 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from pearbench.envs._propagate import (
+    Contradiction,
+    eliminate_singles,
+    hidden_singles,
+    low,
+    mask_values,
+    narrow,
+    search,
+    solved,
+)
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
@@ -39,23 +49,7 @@ class FutoshikiConfig:
             raise ValueError("extra_givens must be in 0..size*size")
 
 
-# -- solver (domains are bitmasks over values 1..n: bit v-1 set = v possible) ---------------------------------------
-class _Contradiction(Exception):
-    pass
-
-
-def _values(mask: int) -> list[int]:
-    return [v + 1 for v in range(mask.bit_length()) if mask >> v & 1]
-
-
-def _low(mask: int) -> int:
-    return (mask & -mask).bit_length()
-
-
-def _high(mask: int) -> int:
-    return mask.bit_length()
-
-
+# -- solver (domains are bitmasks over values 1..n: bit v-1 set = v possible; see _propagate) -------------------
 @functools.lru_cache(maxsize=16)
 def _layout(n: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
     """Units (rows, then columns) and peers of every cell of an n x n grid (cells numbered r * n + c)."""
@@ -86,110 +80,46 @@ class _Solver:
     def _name(self, cell: int) -> str:
         return f"r{cell // self.n + 1}c{cell % self.n + 1}"
 
-    def _reason(self, why: str, first: int, second: int) -> str:
-        if why == "peer":
-            return f"{self._name(first)}={_low(second)}"
-        if why == "less":
-            return f"{self._name(first)}<{self._name(second)}"
-        line = f"row {second + 1}" if second < self.n else f"column {second - self.n + 1}"
-        return f"only place for {first} in {line}"
+    def _record(self, cell: int, new: int, reason: str) -> None:
+        if new & (new - 1) == 0:
+            self.log.append(("set", cell, low(new), reason))
+        else:
+            self.log.append(("bound", cell, mask_values(new), reason))
 
-    def _narrow(self, domains: list[int], cell: int, mask: int, why: str, first: int, second: int) -> bool:
-        new = domains[cell] & mask
-        if new == domains[cell]:
-            return False
-        if not new:
-            raise _Contradiction
-        domains[cell] = new
-        if self.log is not None:
-            reason = self._reason(why, first, second)
-            if new & (new - 1) == 0:
-                self.log.append(("set", cell, _low(new), reason))
-            else:
-                self.log.append(("bound", cell, _values(new), reason))
-        return True
+    def _note_peer(self, cell: int, new: int, fixed: int, value: int) -> None:
+        self._record(cell, new, f"{self._name(fixed)}={value}")
+
+    def _note_hidden(self, cell: int, new: int, unit: int, value: int) -> None:
+        line = f"row {unit + 1}" if unit < self.n else f"column {unit - self.n + 1}"
+        self._record(cell, new, f"only place for {value} in {line}")
 
     def propagate(self, domains: list[int]) -> None:
-        """Shrink ``domains`` in place to a fixed point; raises _Contradiction when a cell or value has no place."""
-        if self.log is None:
-            self._propagate_fast(domains)
-            return
-        n, full, peers = self.n, self.full, self.peers
+        """Shrink ``domains`` in place to a fixed point; raises Contradiction when a cell or value has no place."""
+        n, full, peers, log = self.n, self.full, self.peers, self.log
+        peer_note = None if log is None else self._note_peer
+        hidden_note = None if log is None else self._note_hidden
+        cells = range(n * n)
         spread = [False] * (n * n)  # singles already removed from their peers
         changed = True
         while changed:
-            changed = False
-            for cell in range(n * n):
-                mask = domains[cell]
-                if not spread[cell] and mask & (mask - 1) == 0:
-                    spread[cell] = True
-                    for peer in peers[cell]:
-                        if domains[peer] & mask:
-                            changed |= self._narrow(domains, peer, ~mask, "peer", cell, mask)
+            changed = eliminate_singles(domains, cells, peers, spread, peer_note)
             for a, b in self.less:
-                # a < b: a below the largest value b may take, b above the smallest value a may take
-                changed |= self._narrow(domains, a, (1 << (domains[b].bit_length() - 1)) - 1, "less", a, b)
-                changed |= self._narrow(domains, b, full & ~((1 << _low(domains[a])) - 1), "less", a, b)
-            for index, unit in enumerate(self.units):
-                once = twice = 0
-                for cell in unit:
-                    twice |= once & domains[cell]
-                    once |= domains[cell]
-                if once != full:
-                    raise _Contradiction
-                only = once & ~twice
-                if only:
-                    for cell in unit:
-                        hit = domains[cell] & only
-                        if hit and hit != domains[cell]:
-                            if hit & (hit - 1):
-                                raise _Contradiction  # two values that both fit only here
-                            changed |= self._narrow(domains, cell, hit, "hidden", _low(hit), index)
-
-    def _propagate_fast(self, domains: list[int]) -> None:
-        """The same fixed point as :meth:`propagate` without logging (inlined: generation calls it thousands of times)."""
-        n, full, peers = self.n, self.full, self.peers
-        spread = [False] * (n * n)
-        changed = True
-        while changed:
-            changed = False
-            for cell in range(n * n):
-                mask = domains[cell]
-                if not spread[cell] and mask & (mask - 1) == 0:
-                    spread[cell] = True
-                    for peer in peers[cell]:
-                        value = domains[peer]
-                        if value & mask:
-                            value &= ~mask
-                            if not value:
-                                raise _Contradiction
-                            domains[peer] = value
-                            changed = True
-            for a, b in self.less:
+                # a < b: a below the largest value b may take, then b above the smallest value a may take
                 da, db = domains[a], domains[b]
-                new_a = da & ((1 << (db.bit_length() - 1)) - 1)
-                new_b = db & ~((da & -da) * 2 - 1)
-                if not new_a or not new_b:
-                    raise _Contradiction
-                if new_a != da or new_b != db:
-                    domains[a], domains[b] = new_a, new_b
+                mask = (1 << (db.bit_length() - 1)) - 1
+                if da & mask != da:
+                    narrow(domains, a, mask)
                     changed = True
-            for unit in self.units:
-                once = twice = 0
-                for cell in unit:
-                    twice |= once & domains[cell]
-                    once |= domains[cell]
-                if once != full:
-                    raise _Contradiction
-                only = once & ~twice
-                if only:
-                    for cell in unit:
-                        hit = domains[cell] & only
-                        if hit and hit != domains[cell]:
-                            if hit & (hit - 1):
-                                raise _Contradiction
-                            domains[cell] = hit
-                            changed = True
+                    da, db = domains[a], domains[b]  # (b may be a)
+                    if log is not None:
+                        self._record(a, da, f"{self._name(a)}<{self._name(b)}")
+                mask = full & ~((da & -da) * 2 - 1)
+                if db & mask != db:
+                    narrow(domains, b, mask)
+                    changed = True
+                    if log is not None:
+                        self._record(b, domains[b], f"{self._name(a)}<{self._name(b)}")
+            changed |= hidden_singles(domains, enumerate(self.units), full, hidden_note)
 
     def initial(self) -> list[int]:
         domains = [self.full] * (self.n * self.n)
@@ -199,35 +129,7 @@ class _Solver:
 
     def solutions(self, limit: int) -> list[list[int]]:
         """Up to ``limit`` solutions, each a flat list of values (row-major)."""
-        found: list[list[int]] = []
-
-        def search(domains: list[int]) -> None:
-            try:
-                self.propagate(domains)
-            except _Contradiction:
-                return
-            open_cells = [cell for cell in range(self.n * self.n) if domains[cell] & (domains[cell] - 1)]
-            if not open_cells:
-                found.append([_low(mask) for mask in domains])
-                return
-            cell = min(open_cells, key=lambda c: (domains[c].bit_count(), c))
-            for value in _values(domains[cell]):
-                if self.log is not None:
-                    self.log.append(("guess", cell, value))
-                trial = list(domains)
-                trial[cell] = 1 << (value - 1)
-                search(trial)
-                if len(found) >= limit:
-                    return
-                if self.log is not None:
-                    self.log.append(("undo", cell, value))
-
-        search(self.initial())
-        return found
-
-
-def _solved(domains: list[int]) -> bool:
-    return all(mask & (mask - 1) == 0 for mask in domains)
+        return search(self.initial(), self.propagate, limit, self.log)
 
 
 def _solved_by_propagation(n: int, grid: list[list[int]], clues: list[tuple[str, Any]]) -> bool:
@@ -237,9 +139,9 @@ def _solved_by_propagation(n: int, grid: list[list[int]], clues: list[tuple[str,
     domains = solver.initial()
     try:
         solver.propagate(domains)
-    except _Contradiction:  # pragma: no cover - clues taken from a real solution never contradict
+    except Contradiction:  # pragma: no cover - clues taken from a real solution never contradict
         return False
-    return _solved(domains)
+    return solved(domains)
 
 
 def count_solutions(n: int, givens: dict[tuple[int, int], int], less, limit: int = 2) -> int:
@@ -358,7 +260,7 @@ class Futoshiki(Game):
                 solver.less.append(tuple(r * n + c for r, c in clue[1]))
             if number % _ADD_BATCH == 0 or number == len(clues):
                 solver.propagate(domains)
-                if _solved(domains):
+                if solved(domains):
                     break
         for clue in sorted(selected, key=lambda item: item[0] != "given"):
             trial = [other for other in selected if other is not clue]

@@ -13,10 +13,20 @@ Answer, by the knob ``question``: ``attribute`` asks one value (``dog``) or one 
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any
 
+from pearbench.envs._propagate import (
+    Contradiction,
+    eliminate_singles,
+    hidden_singles,
+    mask_values,
+    narrow,
+    search,
+    solved,
+)
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
@@ -58,17 +68,16 @@ class ZebraConfig:
             raise ValueError(f"question must be one of {', '.join(_QUESTIONS)}")
 
 
-class _Contradiction(Exception):
-    pass
-
-
-def _low(mask: int) -> int:
-    """1-based index of the lowest set bit (the leftmost possible house)."""
-    return (mask & -mask).bit_length()
-
-
-def _houses(mask: int) -> list[int]:
-    return [h + 1 for h in range(mask.bit_length()) if mask >> h & 1]
+@functools.lru_cache(maxsize=64)
+def _peers(sizes: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """The other values of each value's category, in category order (the values are distinct and numbered category
+    after category)."""
+    starts = [sum(sizes[:g]) for g in range(len(sizes))]
+    return tuple(
+        tuple(start + j for j in range(size) if j != i)
+        for start, size in zip(starts, sizes)
+        for i in range(size)
+    )
 
 
 class _Solver:
@@ -88,178 +97,78 @@ class _Solver:
         self.index = {value: i for i, value in enumerate(self.values)}
         self.group_of = [g for g, group in enumerate(groups) for _ in group]
         self.members = [[self.index[v] for v in group] for group in groups]
-        self.clues = [
-            (kind, self.index[a], b if isinstance(b, int) else self.index[b]) for kind, a, b in clues
-        ]
+        self.peers = _peers(tuple(map(len, groups)))
+        #: (clue number, kind, value index, value index or house), in the order given
+        self.clues: list[tuple[int, str, int, int]] = []
+        for clue in clues:
+            self.add_clue(clue)
         self.log = log
 
-    def _narrow(self, domains: list[int], var: int, mask: int, reason: Any) -> bool:
-        new = domains[var] & mask
-        if new == domains[var]:
-            return False
-        if not new:
-            raise _Contradiction
-        domains[var] = new
-        if self.log is not None:
-            self.log.append(("narrow", self.values[var], _houses(new), reason))
-        return True
-
-    def _apply(self, domains: list[int], number: int, kind: str, a: int, b: int) -> bool:
-        full = self.full
-        if kind == "at":
-            return self._narrow(domains, a, 1 << (b - 1), number)
-        if kind == "not_at":
-            return self._narrow(domains, a, ~(1 << (b - 1)), number)
-        da, db = domains[a], domains[b]
-        if kind == "same":
-            return self._narrow(domains, a, db, number) | self._narrow(domains, b, da, number)
-        if kind == "not_same":
-            changed = False
-            if da & (da - 1) == 0:
-                changed |= self._narrow(domains, b, ~da, number)
-            if db & (db - 1) == 0:
-                changed |= self._narrow(domains, a, ~db, number)
-            return changed
-        if kind == "left":  # house(b) = house(a) + 1
-            return self._narrow(domains, a, db >> 1, number) | self._narrow(
-                domains, b, (da << 1) & full, number
-            )
-        if kind == "next":
-            return self._narrow(domains, a, (db << 1 | db >> 1) & full, number) | self._narrow(
-                domains, b, (da << 1 | da >> 1) & full, number
-            )
-        # before: house(a) < house(b)
-        return self._narrow(domains, a, (1 << (db.bit_length() - 1)) - 1, number) | self._narrow(
-            domains, b, full & ~((1 << _low(da)) - 1), number
+    def add_clue(self, clue: list[Any]) -> None:
+        kind, a, b = clue
+        self.clues.append(
+            (len(self.clues) + 1, kind, self.index[a], b if isinstance(b, int) else self.index[b])
         )
 
-    def propagate(self, domains: list[int]) -> None:
-        """Shrink domains in place to a fixed point; raises _Contradiction when a value or house has no place."""
-        if self.log is None:
-            self._propagate_fast(domains)
-            return
-        full = self.full
-        spread = [False] * len(domains)
-        changed = True
-        while changed:
-            changed = False
-            for number, (kind, a, b) in enumerate(self.clues):
-                changed |= self._apply(domains, number + 1, kind, a, b)
-            for group, members in enumerate(self.members):
-                for var in members:
-                    mask = domains[var]
-                    if not spread[var] and mask & (mask - 1) == 0:
-                        spread[var] = True
-                        for other in members:
-                            if other != var and domains[other] & mask:
-                                changed |= self._narrow(domains, other, ~mask, ("taken", var, _low(mask)))
-                once = twice = 0
-                for var in members:
-                    twice |= once & domains[var]
-                    once |= domains[var]
-                if once != full:
-                    raise _Contradiction
-                only = once & ~twice
-                if only:
-                    for var in members:
-                        hit = domains[var] & only
-                        if hit and hit != domains[var]:
-                            if hit & (hit - 1):
-                                raise _Contradiction
-                            changed |= self._narrow(domains, var, hit, ("only", group))
+    def _record(self, var: int, new: int, reason: Any) -> None:
+        self.log.append(("narrow", self.values[var], mask_values(new), reason))
 
-    def _propagate_fast(self, domains: list[int]) -> None:
-        """The same fixed point as :meth:`propagate` without logging (inlined: generation calls it thousands of times)."""
-        full = self.full
+    def _note_taken(self, var: int, new: int, other: int, house: int) -> None:
+        self._record(var, new, ("taken", other, house))
+
+    def _note_only(self, var: int, new: int, group: int, house: int) -> None:
+        self._record(var, new, ("only", group))
+
+    def propagate(self, domains: list[int]) -> None:
+        """Shrink domains in place to a fixed point; raises Contradiction when a value or house has no place."""
+        full, peers, log = self.full, self.peers, self.log
+        everything = range(len(domains))
         spread = [False] * len(domains)
         changed = True
         while changed:
             changed = False
-            for kind, a, b in self.clues:
-                da = domains[a]
+            for number, kind, a, b in self.clues:
+                # masks from the domains before this clue; a narrowed first, then b (a value, or a house for at/not_at)
+                da, mask_b = domains[a], None
                 if kind == "at":
-                    new_a, new_b = da & (1 << (b - 1)), None
+                    mask_a = 1 << (b - 1)
                 elif kind == "not_at":
-                    new_a, new_b = da & ~(1 << (b - 1)), None
+                    mask_a = ~(1 << (b - 1))
                 else:
                     db = domains[b]
                     if kind == "same":
-                        new_a = new_b = da & db
+                        mask_a, mask_b = db, da
                     elif kind == "not_same":
-                        new_a = da & ~db if db & (db - 1) == 0 else da
-                        new_b = db & ~da if da & (da - 1) == 0 else db
-                    elif kind == "left":
-                        new_a, new_b = da & (db >> 1), db & (da << 1)
+                        mask_a = ~db if db & (db - 1) == 0 else -1
+                        mask_b = ~da if da & (da - 1) == 0 else -1
+                    elif kind == "left":  # house(b) = house(a) + 1
+                        mask_a, mask_b = db >> 1, (da << 1) & full
                     elif kind == "next":
-                        new_a, new_b = da & (db << 1 | db >> 1), db & (da << 1 | da >> 1)
-                    else:  # before
-                        new_a, new_b = da & ((1 << (db.bit_length() - 1)) - 1), db & ~((da & -da) * 2 - 1)
-                    if new_b != db:
-                        if not new_b:
-                            raise _Contradiction
-                        domains[b] = new_b
-                        changed = True
-                if new_a != da:
-                    if not new_a:
-                        raise _Contradiction
-                    domains[a] = new_a
+                        mask_a, mask_b = (db << 1 | db >> 1) & full, (da << 1 | da >> 1) & full
+                    else:  # before: house(a) < house(b)
+                        mask_a, mask_b = (1 << (db.bit_length() - 1)) - 1, full & ~((da & -da) * 2 - 1)
+                if da & mask_a != da:
+                    narrow(domains, a, mask_a)
                     changed = True
-            for members in self.members:
-                for var in members:
-                    mask = domains[var]
-                    if not spread[var] and mask & (mask - 1) == 0:
-                        spread[var] = True
-                        for other in members:
-                            value = domains[other]
-                            if other != var and value & mask:
-                                value &= ~mask
-                                if not value:
-                                    raise _Contradiction
-                                domains[other] = value
-                                changed = True
-                once = twice = 0
-                for var in members:
-                    twice |= once & domains[var]
-                    once |= domains[var]
-                if once != full:
-                    raise _Contradiction
-                only = once & ~twice
-                if only:
-                    for var in members:
-                        hit = domains[var] & only
-                        if hit and hit != domains[var]:
-                            if hit & (hit - 1):
-                                raise _Contradiction
-                            domains[var] = hit
-                            changed = True
+                    if log is not None:
+                        self._record(a, domains[a], number)
+                if mask_b is not None and domains[b] & mask_b != domains[b]:
+                    narrow(domains, b, mask_b)
+                    changed = True
+                    if log is not None:
+                        self._record(b, domains[b], number)
+            if log is None:  # the same fixed point with two calls instead of two per category
+                changed |= eliminate_singles(domains, everything, peers, spread)
+                changed |= hidden_singles(domains, enumerate(self.members), full)
+                continue
+            for group, members in enumerate(self.members):  # the trace shows each category in turn
+                changed |= eliminate_singles(domains, members, peers, spread, self._note_taken)
+                changed |= hidden_singles(domains, ((group, members),), full, self._note_only)
 
     def solutions(self, limit: int, domains: list[int] | None = None) -> list[list[int]]:
         """Up to ``limit`` solutions, each the 1-based house of every value (in ``self.values`` order)."""
-        found: list[list[int]] = []
-
-        def search(domains: list[int]) -> None:
-            try:
-                self.propagate(domains)
-            except _Contradiction:
-                return
-            open_vars = [v for v in range(len(domains)) if domains[v] & (domains[v] - 1)]
-            if not open_vars:
-                found.append([_low(mask) for mask in domains])
-                return
-            var = min(open_vars, key=lambda v: (domains[v].bit_count(), v))
-            for house in _houses(domains[var]):
-                if self.log is not None:
-                    self.log.append(("guess", self.values[var], house))
-                trial = list(domains)
-                trial[var] = 1 << (house - 1)
-                search(trial)
-                if len(found) >= limit:
-                    return
-                if self.log is not None:
-                    self.log.append(("undo", self.values[var], house))
-
-        search([self.full] * len(self.values) if domains is None else list(domains))
-        return found
+        start = [self.full] * len(self.values) if domains is None else list(domains)
+        return search(start, self.propagate, limit, self.log, self.values.__getitem__)
 
 
 def _holds(clue: list[Any], house_of: dict[str, int]) -> bool:
@@ -280,18 +189,14 @@ def _holds(clue: list[Any], house_of: dict[str, int]) -> bool:
     }[kind]
 
 
-def _solved(domains: list[int]) -> bool:
-    return all(mask & (mask - 1) == 0 for mask in domains)
-
-
 def _solved_by_propagation(n: int, groups: list[list[str]], clues: list[list[Any]]) -> bool:
     solver = _Solver(n, groups, clues)
     domains = [solver.full] * len(solver.values)
     try:
         solver.propagate(domains)
-    except _Contradiction:  # pragma: no cover - true clues never contradict
+    except Contradiction:  # pragma: no cover - true clues never contradict
         return False
-    return _solved(domains)
+    return solved(domains)
 
 
 def _random_clue(rng: random.Random, n: int, groups: list[list[str]], house_of: dict[str, int]) -> list[Any]:
@@ -397,15 +302,14 @@ class Zebra(Game):
         domains = [solver.full] * len(solver.values)
         clues: list[list[Any]] = []
         seen: set[str] = set()
-        while not _solved(domains):
+        while not solved(domains):
             clue = _random_clue(rng, n, groups, house_of)
             key = repr(clue)
             if key in seen:
                 continue
             seen.add(key)
             clues.append(clue)
-            kind, a, b = clue
-            solver.clues.append((kind, solver.index[a], b if isinstance(b, int) else solver.index[b]))
+            solver.add_clue(clue)
             if len(clues) % _ADD_BATCH == 0:
                 solver.propagate(domains)
         for clue in rng.sample(clues, len(clues)):
