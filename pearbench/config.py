@@ -12,6 +12,7 @@ from typing import Any
 from pearbench.errors import PearbenchError
 from pearbench.grpo import GRPOConfig
 from pearbench.hashing import config_hash
+from pearbench.models import TINY_SIZES
 from pearbench.profiles import deep_merge, load_profile_raw, read_toml
 from pearbench.sft import SFTConfig
 
@@ -19,6 +20,7 @@ _TABLES = {
     "name",
     "description",
     "threads",
+    "device",
     "requires_gpu",
     "models",
     "data",
@@ -33,11 +35,48 @@ _TABLES = {
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    #: "char" (pearbench's character-level tokenizer) or a Hugging Face id/path whose tokenizer all models share
+    """Which models play base/student and teacher, and the tokenizer they share.
+
+    A tiny size is trained from scratch by the base/teacher stage. A pretrained model (``hf:<hub id or folder>`` or
+    ``smollm2-135m``) is used as it is when its ``*_pretrain.steps`` is 0, and otherwise trained further on the
+    stage's trace corpus. Base, teacher and student must share one vocabulary (log-ratios compare token ids), so with
+    a pretrained model ``tokenizer`` names that model's tokenizer (a hub id, a folder, ``hf:...`` or
+    ``smollm2-135m``), never ``char``.
+    """
+
+    #: "char" (pearbench's character-level tokenizer), a Hugging Face id/folder (optionally hf:-prefixed) or
+    #: smollm2-135m: the tokenizer all models share
     tokenizer: str = "char"
     #: tiny size name (see pearbench.models.TINY_SIZES) or hf:<id-or-path> / smollm2-135m
     student: str = "tiny-2x128"
     teacher: str = "tiny-3x192"
+    #: render each prompt as one user message with the tokenizer's chat template (instruction-tuned models)
+    chat_template: bool = False
+
+    def __post_init__(self) -> None:
+        from pearbench.models import HF_PREFIX, SMOLLM2, model_choices
+
+        for role in ("tokenizer", "student", "teacher"):
+            value = getattr(self, role)
+            if not isinstance(value, str) or not value.strip():
+                raise PearbenchError(f"{role} must be a non-empty string, got {value!r}")
+        for role in ("student", "teacher"):
+            spec = getattr(self, role)
+            if spec not in TINY_SIZES and spec != SMOLLM2 and not spec.startswith(HF_PREFIX):
+                raise PearbenchError(
+                    f"unknown {role} model {spec!r}; choose one of: {', '.join(model_choices())}"
+                )
+            if spec.startswith(HF_PREFIX) and not spec[len(HF_PREFIX) :].strip():
+                raise PearbenchError(f"{role} {spec!r} names no model; write hf:<hub id or local folder>")
+        pretrained = [r for r in ("student", "teacher") if getattr(self, r) not in TINY_SIZES]
+        if pretrained and self.tokenizer == "char":
+            raise PearbenchError(
+                f"models.tokenizer is 'char' but the {pretrained[0]} {getattr(self, pretrained[0])!r} is a "
+                "pretrained model with its own vocabulary; set models.tokenizer to that model's tokenizer "
+                "(base, teacher and student must share one)"
+            )
+        if not isinstance(self.chat_template, bool):
+            raise PearbenchError(f"chat_template must be true or false, got {self.chat_template!r}")
 
 
 @dataclass(frozen=True)
@@ -122,6 +161,16 @@ class Profile:
     eval_config: EvalConfig
     raw: dict[str, Any] = field(repr=False)
     override_file: str | None = None
+    #: "cpu", "cuda" or "auto" (CUDA when available): where the stages put the models
+    device: str = "cpu"
+
+    def torch_device(self) -> str:
+        """The torch device the stages use for this profile."""
+        if self.device == "auto":
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
 
     @property
     def hash(self) -> str:
@@ -129,7 +178,7 @@ class Profile:
 
     def check_runnable(self) -> None:
         """Refuse (clearly) a GPU profile where no GPU is available."""
-        if self.requires_gpu:
+        if self.requires_gpu or self.device == "cuda":
             import torch
 
             if not torch.cuda.is_available():
@@ -154,10 +203,18 @@ def load_profile(name_or_path: str, config_file: str | None = None) -> Profile:
     _positive("data", train=data.train, validation=data.validation, test=data.test)
     base = _build(PretrainConfig, raw.get("base_pretrain", {}), "base_pretrain")
     teacher = _build(PretrainConfig, raw.get("teacher_pretrain", {}), "teacher_pretrain")
-    for where, cfg in (("base_pretrain", base), ("teacher_pretrain", teacher)):
+    models = _build(ModelsConfig, raw.get("models", {}), "models")
+    for where, cfg, role in (("base_pretrain", base, "student"), ("teacher_pretrain", teacher, "teacher")):
+        spec = getattr(models, role)
+        if not isinstance(cfg.steps, int) or cfg.steps < 0:
+            raise PearbenchError(f"{where}.steps must be a whole number >= 0, got {cfg.steps!r}")
+        if cfg.steps == 0 and spec in TINY_SIZES:
+            raise PearbenchError(
+                f"{where}.steps is 0 but the {role} {spec!r} is trained from scratch; give it steps > 0 "
+                "(0 means 'use a pretrained model as it is')"
+            )
         _positive(
             where,
-            steps=cfg.steps,
             batch_size=cfg.batch_size,
             lr=cfg.lr,
             checkpoint_every=cfg.checkpoint_every,
@@ -186,10 +243,12 @@ def load_profile(name_or_path: str, config_file: str | None = None) -> Profile:
     )
     if any(k < 1 for k in eval_config.ks):
         raise PearbenchError("eval.ks must all be >= 1")
-    models = _build(ModelsConfig, raw.get("models", {}), "models")
     threads = int(raw.get("threads", 2))
     if threads < 1:
         raise PearbenchError(f"threads must be >= 1, got {threads}")
+    device = raw.get("device", "cpu")
+    if device not in ("cpu", "cuda", "auto"):
+        raise PearbenchError(f"device must be one of cpu, cuda, auto; got {device!r}")
     return Profile(
         name=str(raw.get("name")),
         description=str(raw.get("description", "")),
@@ -206,4 +265,5 @@ def load_profile(name_or_path: str, config_file: str | None = None) -> Profile:
         eval_config=eval_config,
         raw=raw,
         override_file=override_file,
+        device=device,
     )

@@ -57,6 +57,7 @@ def trace_corpus(
     noise: float = 0.0,
     prompt_style: str = "compact",
     seed: int = 0,
+    chat: bool = False,
 ) -> list[dict[str, Any]]:
     """``size`` examples (prompt_ids, response_ids, text) drawn with replacement from ``instances``."""
     rng = random.Random(f"corpus|{style}|{other_style}|{other_style_share}|{noise}|{seed}")
@@ -75,7 +76,7 @@ def trace_corpus(
         prompt = prompt_text(game, instance, prompt_style)
         out.append(
             {
-                "prompt_ids": encode_prompt(tokenizer, prompt),
+                "prompt_ids": encode_prompt(tokenizer, prompt, chat=chat),
                 "response_ids": encode_response(tokenizer, trace),
                 "env": instance.env,
                 "instance_id": instance.id,

@@ -55,13 +55,16 @@ def evaluate_policy(
     seed: int,
     ks: Sequence[int],
     prompt_style: str = "compact",
+    chat: bool = False,
     n_examples: int = 4,
     progress: bool = True,
     desc: str = "eval",
 ) -> EvalResult:
     from tqdm.auto import tqdm
 
-    prompts = [encode_prompt(tokenizer, prompt_text(games[i.env], i, prompt_style)) for i in instances]
+    prompts = [
+        encode_prompt(tokenizer, prompt_text(games[i.env], i, prompt_style), chat=chat) for i in instances
+    ]
     backend = HFBackend(model, tokenizer)
     with tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="sample", leave=False) as bar:
         samples = backend.generate(prompts, n=n, config=config, seed=seed, progress=bar)

@@ -135,6 +135,9 @@ class Harness:
         _quiet_transformers()
         threads = int(os.environ.get("PEARBENCH_THREADS", self.profile.threads))
         torch.set_num_threads(max(1, threads))
+        from pearbench.stages import check_models
+
+        check_models(self)  # pretrained models share the run's tokenizer: refused before any work otherwise
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _timed(self, name: str, fn: Callable[[], Any]) -> Any:

@@ -118,6 +118,69 @@ def load_hf_model(
     return model, tokenizer
 
 
+def load_tokenizer(spec: str):
+    """A tokenizer by spec, with the same offline policy as :func:`load_hf_model`.
+
+    ``spec``: a local folder or hub id (optionally ``hf:``-prefixed), or ``smollm2-135m``.
+    """
+    from transformers import AutoTokenizer
+
+    from pearbench.models import HF_PREFIX, SMOLLM2
+
+    text = spec[len(HF_PREFIX) :] if spec.startswith(HF_PREFIX) else spec
+    text = text.strip()
+    if text == SMOLLM2:
+        return prepare_tokenizer(AutoTokenizer.from_pretrained(smollm2_135m_dir(), local_files_only=True))
+    if not text:
+        raise PearbenchError("empty tokenizer id or path; give a local folder or a Hugging Face id")
+    path = Path(text).expanduser()
+    local = path.is_dir()
+    if not local and (text.startswith((".", "/", "~")) or text.count("/") > 1):
+        raise PearbenchError(f"tokenizer folder not found: {path}")
+    download = _downloads_allowed(None)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(path) if local else text, local_files_only=local or not download
+        )
+    except (OSError, ValueError) as exc:
+        hint = (
+            f"not in the local Hugging Face cache and downloads are off (set {ALLOW_DOWNLOAD_ENV}=1)"
+            if not (local or download)
+            else _first_line(exc)
+        )
+        raise PearbenchError(f"cannot load tokenizer {text!r}: {hint}") from None
+    return prepare_tokenizer(tokenizer)
+
+
+def model_fingerprint(spec: str) -> dict[str, Any]:
+    """What identifies a pretrained model's weights in a stage key, so a changed model is not served from cache.
+
+    A local folder: the names, sizes and modification times of its files. ``smollm2-135m``: the package version.
+    A hub id: the id and the snapshot the local cache resolves it to (``None`` when it is not cached yet).
+    """
+    from pearbench.models import HF_PREFIX, SMOLLM2
+
+    if spec == SMOLLM2:
+        return {"spec": spec, "package_version": _smollm2_version()}
+    text = spec[len(HF_PREFIX) :].strip() if spec.startswith(HF_PREFIX) else spec
+    path = Path(text).expanduser()
+    if path.is_dir():
+        files = sorted(
+            (str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)
+            for f in path.rglob("*")
+            if f.is_file()
+        )
+        return {"spec": spec, "folder": str(path.resolve()), "files": files}
+    snapshot = None
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot = Path(snapshot_download(text, local_files_only=True)).name
+    except Exception:  # noqa: BLE001 - not cached (yet): the id alone identifies it
+        snapshot = None
+    return {"spec": spec, "snapshot": snapshot}
+
+
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__

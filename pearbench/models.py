@@ -143,8 +143,23 @@ def load_model(directory: str | Path, *, dtype: torch.dtype | None = None):
     return model, tokenizer
 
 
-def encode_prompt(tokenizer, text: str) -> list[int]:
-    """Prompt token ids: BOS then the text (no EOS), for char-level and other tokenizers alike."""
+def encode_prompt(tokenizer, text: str, *, chat: bool = False) -> list[int]:
+    """Prompt token ids: BOS then the text (no EOS), for char-level and other tokenizers alike.
+
+    With ``chat=True`` the text becomes one user message rendered by the tokenizer's own chat template, with the
+    assistant turn opened (``add_generation_prompt``): how instruction-tuned models expect a question.
+    """
+    if chat:
+        if not getattr(tokenizer, "chat_template", None):
+            raise PearbenchError(
+                "models.chat_template is on but the tokenizer has no chat template; turn it off for this model"
+            )
+        ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+        )
+        if not isinstance(ids, list):  # transformers >= 5 may return a BatchEncoding
+            ids = ids["input_ids"]
+        return [int(i) for i in ids]
     ids = tokenizer(text, add_special_tokens=False).input_ids
     bos = tokenizer.bos_token_id
     return ([bos] if bos is not None else []) + list(ids)

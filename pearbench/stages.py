@@ -17,7 +17,14 @@ from pearbench.evaluate import evaluate_policy
 from pearbench.generation import GenerationConfig, HFBackend, score_responses
 from pearbench.hashing import config_hash
 from pearbench.io import atomic_write_json
-from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt, load_model, save_model
+from pearbench.models import (
+    TINY_SIZES,
+    build_char_tokenizer,
+    build_tiny_model,
+    encode_prompt,
+    load_model,
+    save_model,
+)
 
 if TYPE_CHECKING:
     from pearbench.harness import Harness, StageDir
@@ -66,13 +73,17 @@ def tasks(h: Harness):
 
 # -- tokenizer ----------------------------------------------------------------------------------------------------
 def tokenizer(h: Harness):
+    """The tokenizer every model of the run shares (``[models] tokenizer``)."""
     if h.profile.models.tokenizer != "char":
-        from transformers import AutoTokenizer
+        from pearbench.hub import load_tokenizer
 
-        tok = AutoTokenizer.from_pretrained(h.profile.models.tokenizer)
-        tok.padding_side = "left"
-        return tok
+        return load_tokenizer(h.profile.models.tokenizer)
     return build_char_tokenizer()
+
+
+def encode(h: Harness, tok, text: str) -> list[int]:
+    """A prompt's token ids as every stage encodes it (chat template when ``[models] chat_template``)."""
+    return encode_prompt(tok, text, chat=h.profile.models.chat_template)
 
 
 def _sft_objective():
@@ -101,9 +112,10 @@ def _pretrain_spec(h: Harness, role: str) -> tuple[dict[str, Any], dict[str, Any
             "other_style_share": 0.0,
             "noise": 0.0,
         }
+    spec = h.profile.models.student if role == "base" else h.profile.models.teacher
     key = {
         "role": role,
-        "size": h.profile.models.student if role == "base" else h.profile.models.teacher,
+        "size": spec,
         "pretrain": cfg.__dict__,
         "corpus": corpus_spec,
         "seed": suite.base_seed if role == "base" else suite.teacher_seed,
@@ -111,11 +123,22 @@ def _pretrain_spec(h: Harness, role: str) -> tuple[dict[str, Any], dict[str, Any
         "prompt_style": suite.prompt_style,
         "train_size": h.profile.data.train,
     }
+    if spec not in TINY_SIZES:
+        from pearbench.hub import model_fingerprint
+
+        key["pretrained"] = model_fingerprint(spec)
+        key["tokenizer"] = h.profile.models.tokenizer
+        key["chat_template"] = h.profile.models.chat_template
     return key, corpus_spec
 
 
 def pretrain(h: Harness, role: str, splits, tok):
-    """Pretrain the default base model (role "base") or teacher (role "teacher") on its trace corpus."""
+    """The base model (role "base") or teacher (role "teacher").
+
+    A tiny size is trained from scratch on the role's trace corpus. A pretrained model (``hf:...`` or
+    ``smollm2-135m``) is used as it is when the role's pretraining ``steps`` is 0 (the stage then holds a pointer to
+    it, not a copy of its weights), and otherwise trained further on that corpus and saved.
+    """
     from pearbench.sft import SFTConfig, train_sft
 
     cfg = h.profile.base_pretrain if role == "base" else h.profile.teacher_pretrain
@@ -126,6 +149,18 @@ def pretrain(h: Harness, role: str, splits, tok):
     if stage.done:
         _log(f"  {role}: cached ({stage.path})")
         return model_dir, stage
+    if size in TINY_SIZES:
+        model = build_tiny_model(size, tok, seed=seed)
+    else:
+        if cfg.steps == 0:
+            _write_pointer(model_dir, size)
+            stage.finish({"pretrained": size, "steps": 0})
+            _log(f"  {role}: pretrained model {size}, used as it is")
+            return model_dir, stage
+        from pearbench.models import resolve_model
+
+        model, _ = resolve_model(size, dtype=torch.float32)
+    model = model.to(h.profile.torch_device())
     corpus = trace_corpus(
         h.games,
         splits["train"],
@@ -133,9 +168,9 @@ def pretrain(h: Harness, role: str, splits, tok):
         size=cfg.steps * cfg.batch_size,
         prompt_style=suite.prompt_style,
         seed=seed,
+        chat=h.profile.models.chat_template,
         **corpus_spec,
     )
-    model = build_tiny_model(size, tok, seed=seed)
     loss, options = _sft_objective()
     log = train_sft(
         model,
@@ -164,9 +199,54 @@ def pretrain(h: Harness, role: str, splits, tok):
     return model_dir, stage
 
 
-def _load(model_dir: Path):
-    model, tok = load_model(model_dir, dtype=torch.float32)
-    return model, tok
+#: A stage's ``model/`` folder holding only this file stands for a pretrained model used as it is (no weight copy).
+POINTER_FILE = "pearbench_model.json"
+
+
+def check_models(h: Harness) -> None:
+    """Before any work: every pretrained base/teacher shares the run's tokenizer."""
+    pretrained = [
+        (role, spec)
+        for role, spec in (("student", h.profile.models.student), ("teacher", h.profile.models.teacher))
+        if spec not in TINY_SIZES
+    ]
+    if pretrained:
+        tok = tokenizer(h)
+        for role, spec in pretrained:
+            _check_shared_vocab(h, spec, tok, role)
+
+
+def _check_shared_vocab(h: Harness, spec: str, tok, role: str) -> None:
+    """A pretrained base/teacher must share the run's tokenizer (log-ratios compare token ids)."""
+    from pearbench.hub import load_tokenizer
+
+    own = load_tokenizer(spec)
+    if own.get_vocab() != tok.get_vocab():
+        raise PearbenchError(
+            f"the {role} model {spec!r} does not share the run's tokenizer {h.profile.models.tokenizer!r} "
+            f"({len(own)} vs {len(tok)} tokens, or different ids); base, teacher and student must share one "
+            "vocabulary: set [models] tokenizer to this model's tokenizer"
+        )
+
+
+def _write_pointer(model_dir: Path, spec: str) -> None:
+    import shutil
+
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    atomic_write_json(model_dir / POINTER_FILE, {"spec": spec})
+
+
+def _load(h: Harness, model_dir: Path):
+    """A stage's model on the profile's device: its saved folder, or the pretrained model its pointer names."""
+    pointer = model_dir / POINTER_FILE
+    if pointer.exists():
+        from pearbench.models import resolve_model
+
+        model, tok = resolve_model(json.loads(pointer.read_text())["spec"], dtype=torch.float32)
+    else:
+        model, tok = load_model(model_dir, dtype=torch.float32)
+    return model.to(h.profile.torch_device()), tok
 
 
 # -- behavior data ------------------------------------------------------------------------------------------------
@@ -189,7 +269,7 @@ def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir
         rows, meta = read_parquet(path, vocab_size=len(tok))
         _log(f"  behavior: cached, {len(rows)} traces")
         return {"rows": rows, "stats": stage.read_done()["stats"], "stage": stage}
-    teacher, _ = _load(teacher_dir)
+    teacher, _ = _load(h, teacher_dir)
     gen = GenerationConfig(
         max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.temperature,
@@ -220,9 +300,7 @@ def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir
             if len(rows) >= cfg.sft_examples:
                 break
             chunk = [train[int(i)] for i in order[begin : begin + cfg.batch_size]]
-            prompts = [
-                encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in chunk
-            ]
+            prompts = [encode(h, tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in chunk]
             samples = backend.generate(prompts, n=1, config=gen, seed=hash_seed(h.seed, attempt, begin))
             sampled += len(samples)
             for sample in samples:
@@ -254,7 +332,7 @@ def behavior(h: Harness, splits, tok, teacher_dir: Path, teacher_stage: StageDir
             f"teacher's verified yield is too low: {len(rows)} correct traces out of {sampled} sampled "
             f"(yield {verified_yield:.3f}; need {cfg.sft_examples} traces and yield >= {cfg.min_yield})"
         )
-    base_model, _ = _load(h.out / "cache" / f"base-{base_stage_key}" / "model")
+    base_model, _ = _load(h, h.out / "cache" / f"base-{base_stage_key}" / "model")
     base_lp = score_responses(
         base_model, [r["prompt_ids"] for r in rows], [r["response_ids"] for r in rows], tok.pad_token_id
     )
@@ -290,7 +368,7 @@ def _gen_eval(h: Harness) -> GenerationConfig:
 
 
 def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> dict[str, Any]:
-    model, tok = _load(model_dir)
+    model, tok = _load(h, model_dir)
     e = h.profile.eval_config
     result = evaluate_policy(
         model,
@@ -302,6 +380,7 @@ def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> di
         seed=seed,
         ks=e.ks,
         prompt_style=h.suite.prompt_style,
+        chat=h.profile.models.chat_template,
         progress=h.request.progress,
         desc=desc,
     )
@@ -379,7 +458,7 @@ def sft(h: Harness, tok, base_dir: Path, base_stage: StageDir, behavior_out: dic
     if stage.done:
         _log(f"  sft: cached ({stage.path})")
         return model_dir, stage, json.loads((stage.path / "log.json").read_text())
-    model, _ = _load(base_dir)
+    model, _ = _load(h, base_dir)
     log = train_sft(
         model,
         behavior_out["rows"],
@@ -420,10 +499,10 @@ def rl(h: Harness, splits, tok, sft_dir: Path, sft_stage: StageDir):
     if stage.done:
         _log(f"  rl: cached ({stage.path})")
         return model_dir, stage, json.loads((stage.path / "log.json").read_text())
-    model, _ = _load(sft_dir)
-    reference, _ = _load(sft_dir)
+    model, _ = _load(h, sft_dir)
+    reference, _ = _load(h, sft_dir)
     train = list(splits["train"])
-    prompts = [encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in train]
+    prompts = [encode(h, tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in train]
 
     def reward(index: int, text: str):
         instance = train[index]
@@ -431,7 +510,7 @@ def rl(h: Harness, splits, tok, sft_dir: Path, sft_stage: StageDir):
 
     validation = list(splits["validation"])
     monitor_prompts = [
-        encode_prompt(tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in validation
+        encode(h, tok, prompt_text(h.games[i.env], i, h.suite.prompt_style)) for i in validation
     ]
     cfg = h.profile.rl
 

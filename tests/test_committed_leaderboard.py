@@ -21,7 +21,9 @@ def test_committed_table_regenerates_byte_for_byte(tmp_path: Path) -> None:
     assert tables, "records are committed but no leaderboard table is"
     assert main(["leaderboard", "--results", str(BOARD), "--out", str(tmp_path), "--no-plots"]) == 0
     for table in tables:
-        assert (tmp_path / table.name).read_bytes() == table.read_bytes(), f"{table.name} differs from its records"
+        assert (tmp_path / table.name).read_bytes() == table.read_bytes(), (
+            f"{table.name} differs from its records"
+        )
 
 
 def test_committed_records_pass_checksum_and_recipe_checks() -> None:
@@ -31,6 +33,8 @@ def test_committed_records_pass_checksum_and_recipe_checks() -> None:
     if not files:
         pytest.skip("no committed records under leaderboards/records")
     bad: list[str] = []
-    loaded = load_records(BOARD, on_bad=lambda path, reason: bad.append(f"{path}: {reason}"), check_recipes=True)
+    loaded = load_records(
+        BOARD, on_bad=lambda path, reason: bad.append(f"{path}: {reason}"), check_recipes=True
+    )
     assert not bad
     assert len(loaded) == len(files)

@@ -14,13 +14,6 @@ from pearbench.harness import RunRequest, run
 from pearbench.results import load_records, verify_checksum
 
 
-@pytest.fixture(scope="module")
-def smoke_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("smoke")
-    run(RunRequest(method="pear-seq", profile="smoke", out=str(out), progress=False))
-    return out
-
-
 def test_smoke_run_writes_a_valid_record(smoke_dir: Path) -> None:
     records = load_records(smoke_dir)
     assert [r["method_label"] for r in records] == ["pear-seq"]
