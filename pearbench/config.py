@@ -119,6 +119,35 @@ class EvalConfig:
     max_new_tokens: int = 96
     ks: tuple[int, ...] = (1, 2, 4, 8, 16)
     batch_size: int = 256
+    #: held-out math sets (pearbench.datasets names) evaluated for the base model, after SFT and after RL
+    heldout: tuple[str, ...] = ()
+    #: local copies of those sets (name -> JSONL/parquet path); a set without one is loaded from the hub
+    heldout_files: dict[str, str] = field(default_factory=dict)
+    #: samples per held-out problem (default: n) and their length (default: max_new_tokens)
+    heldout_n: int | None = None
+    heldout_max_new_tokens: int | None = None
+    #: only the first N problems of each held-out set (quick checks)
+    heldout_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        from pearbench.datasets import DATASETS
+
+        for name in self.heldout:
+            if name not in DATASETS:
+                raise PearbenchError(f"unknown held-out dataset {name!r}; choose from: {', '.join(DATASETS)}")
+        if len(set(self.heldout)) != len(self.heldout):
+            raise PearbenchError("heldout lists a dataset twice")
+        if not isinstance(self.heldout_files, dict):
+            raise PearbenchError("heldout_files must be a table of dataset name = file path")
+        for name, path in self.heldout_files.items():
+            if name not in self.heldout:
+                raise PearbenchError(f"heldout_files names {name!r}, which is not in heldout")
+            if not isinstance(path, str) or not path:
+                raise PearbenchError(f"heldout_files.{name} must be a file path, got {path!r}")
+        for key in ("heldout_n", "heldout_max_new_tokens", "heldout_limit"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise PearbenchError(f"{key} must be a whole number >= 1, got {value!r}")
 
 
 def _build(cls, table: dict[str, Any], where: str):

@@ -10,7 +10,7 @@ import numpy as np
 
 from pearbench.corpus import prompt_text
 from pearbench.envs.base import Game, Instance
-from pearbench.generation import GenerationConfig, HFBackend
+from pearbench.generation import GenerationConfig, HFBackend, sample_grouped
 from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
 from pearbench.models import encode_prompt
 
@@ -60,17 +60,12 @@ def evaluate_policy(
     progress: bool = True,
     desc: str = "eval",
 ) -> EvalResult:
-    from tqdm.auto import tqdm
-
     prompts = [
         encode_prompt(tokenizer, prompt_text(games[i.env], i, prompt_style), chat=chat) for i in instances
     ]
-    backend = HFBackend(model, tokenizer)
-    with tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="sample", leave=False) as bar:
-        samples = backend.generate(prompts, n=n, config=config, seed=seed, progress=bar)
-    by_prompt: list[list[Any]] = [[] for _ in instances]
-    for sample in samples:
-        by_prompt[sample.prompt_index].append(sample)
+    by_prompt = sample_grouped(
+        HFBackend(model, tokenizer), prompts, n=n, config=config, seed=seed, progress=progress, desc=desc
+    )
     outcomes, maj, examples = [], [], []
     for index, (instance, group) in enumerate(zip(instances, by_prompt)):
         game = games[instance.env]

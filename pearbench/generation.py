@@ -261,3 +261,24 @@ def score_responses(
     finally:
         model.train(was_training)
     return out
+
+
+def sample_grouped(
+    backend: GenerationBackend,
+    prompts: Sequence[Sequence[int]],
+    *,
+    n: int,
+    config: GenerationConfig,
+    seed: int,
+    progress: bool = False,
+    desc: str = "sample",
+) -> list[list[Sample]]:
+    """``n`` samples per prompt, grouped by prompt (in prompt order), with a progress bar (rate and ETA)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="sample", leave=False) as bar:
+        samples = backend.generate(prompts, n=n, config=config, seed=seed, progress=bar)
+    grouped: list[list[Sample]] = [[] for _ in prompts]
+    for sample in samples:
+        grouped[sample.prompt_index].append(sample)
+    return grouped

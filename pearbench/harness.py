@@ -161,6 +161,7 @@ class Harness:
         )
         # Shared stages (reused by every method of this suite, profile and seed) are built under one file lock, so
         # parallel runs of a sweep never build the same stage twice; later runs find them cached.
+        heldout_sets = stages.heldout_problems(self)  # a bad held-out name or file fails before any work
         with file_lock(self.out / "cache" / ".shared.lock"):
             splits, tasks_stage = self._timed("tasks", lambda: stages.tasks(self))
             tokenizer = stages.tokenizer(self)
@@ -185,6 +186,19 @@ class Harness:
             "rl", lambda: stages.rl(self, splits, tokenizer, sft_dir, sft_stage)
         )
         rl_eval = self._timed("eval_rl", lambda: stages.evaluate(self, splits, rl_dir, rl_stage, "rl"))
+        heldout: dict[str, dict[str, Any]] = {}
+        if heldout_sets:
+            for which, model_dir, model_stage in (
+                ("base", base_dir, base_stage),
+                ("sft", sft_dir, sft_stage),
+                ("rl", rl_dir, rl_stage),
+            ):
+                results = self._timed(
+                    "heldout",
+                    lambda d=model_dir, s=model_stage, w=which: stages.heldout(self, heldout_sets, d, s, w),
+                )
+                for name, result in results.items():
+                    heldout.setdefault(name, {})[which] = result
         record = stages.record(
             self,
             stage_hashes={
@@ -202,6 +216,7 @@ class Harness:
             rl_log=rl_log,
             sft_eval=sft_eval,
             rl_eval=rl_eval,
+            heldout=heldout,
         )
         return record
 

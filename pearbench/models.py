@@ -221,3 +221,44 @@ def resolve_model(
 
         return smollm2_135m(cache_dir, dtype=dtype)
     raise unknown("model", spec, model_choices())
+
+
+#: A stage's ``model/`` folder holding only this file stands for a pretrained model used as it is (no weight copy).
+POINTER_FILE = "pearbench_model.json"
+
+
+def check_trained_model_spec(model: str | Path, *, what: str = "model") -> None:
+    """Cheap checks of a :func:`load_trained_model` spec (nothing is loaded): PearbenchError naming the problem."""
+    text = str(model)
+    if Path(text).expanduser().is_dir() or text.startswith(HF_PREFIX) or text == SMOLLM2:
+        return
+    if text in TINY_SIZES:
+        raise PearbenchError(
+            f"{what} {text!r} would be a freshly initialised model; give a trained model's folder, "
+            f"{HF_PREFIX}<hub id or folder> or {SMOLLM2}"
+        )
+    raise PearbenchError(
+        f"{what} {text!r} is not a folder; give a model folder (config.json and weights), "
+        f"{HF_PREFIX}<hub id or folder> or {SMOLLM2}"
+    )
+
+
+def load_trained_model(model: str | Path, *, what: str = "model", dtype: torch.dtype | None = None):
+    """A trained model and its tokenizer: a local folder (any Hugging Face causal LM, or a pearbench stage's
+    ``model/`` folder, which may hold a pointer to a pretrained model), ``hf:<id or folder>`` or ``smollm2-135m``.
+
+    A tiny size is refused: it would be a freshly initialised model. ``what`` names the model in errors.
+    """
+    import json
+
+    check_trained_model_spec(model, what=what)
+    text = str(model)
+    folder = Path(text).expanduser()
+    if folder.is_dir():
+        pointer = folder / POINTER_FILE
+        if pointer.is_file():
+            return resolve_model(json.loads(pointer.read_text())["spec"], dtype=dtype)
+        from pearbench.hub import load_hf_model
+
+        return load_hf_model(text, dtype=dtype)
+    return resolve_model(text, dtype=dtype)

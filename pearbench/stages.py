@@ -18,11 +18,13 @@ from pearbench.generation import GenerationConfig, HFBackend, score_responses
 from pearbench.hashing import config_hash
 from pearbench.io import atomic_write_json
 from pearbench.models import (
+    POINTER_FILE,
     TINY_SIZES,
     build_char_tokenizer,
     build_tiny_model,
     encode_prompt,
     load_model,
+    load_trained_model,
     save_model,
 )
 
@@ -199,10 +201,6 @@ def pretrain(h: Harness, role: str, splits, tok):
     return model_dir, stage
 
 
-#: A stage's ``model/`` folder holding only this file stands for a pretrained model used as it is (no weight copy).
-POINTER_FILE = "pearbench_model.json"
-
-
 def check_models(h: Harness) -> None:
     """Before any work: every pretrained base/teacher shares the run's tokenizer."""
     pretrained = [
@@ -239,11 +237,8 @@ def _write_pointer(model_dir: Path, spec: str) -> None:
 
 def _load(h: Harness, model_dir: Path):
     """A stage's model on the profile's device: its saved folder, or the pretrained model its pointer names."""
-    pointer = model_dir / POINTER_FILE
-    if pointer.exists():
-        from pearbench.models import resolve_model
-
-        model, tok = resolve_model(json.loads(pointer.read_text())["spec"], dtype=torch.float32)
+    if (model_dir / POINTER_FILE).exists():
+        model, tok = load_trained_model(model_dir, dtype=torch.float32)
     else:
         model, tok = load_model(model_dir, dtype=torch.float32)
     return model.to(h.profile.torch_device()), tok
@@ -367,6 +362,11 @@ def _gen_eval(h: Harness) -> GenerationConfig:
     )
 
 
+def _games_eval_key(h: Harness) -> dict[str, Any]:
+    """The ``[eval]`` settings the game evaluations depend on (the held-out-set keys do not change them)."""
+    return {k: v for k, v in h.profile.eval.items() if not k.startswith("heldout")}
+
+
 def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> dict[str, Any]:
     model, tok = _load(h, model_dir)
     e = h.profile.eval_config
@@ -392,7 +392,7 @@ def reference_eval(h: Harness, splits, base_dir, base_stage, teacher_dir, teache
     key = {
         "base": base_stage.hash,
         "teacher": teacher_stage.hash,
-        "eval": h.profile.eval,
+        "eval": _games_eval_key(h),
         "test": config_hash([i.id for i in splits["test"]]),
     }
     stage = _stage(h, "reference", key)
@@ -420,7 +420,7 @@ def _fmt(metric: dict[str, float] | None) -> str:
 def evaluate(h: Harness, splits, model_dir: Path, model_stage: StageDir, which: str) -> dict[str, Any]:
     key = {
         "model": model_stage.hash,
-        "eval": h.profile.eval,
+        "eval": _games_eval_key(h),
         "seed": h.seed,
         "test": config_hash([i.id for i in splits["test"]]),
     }
@@ -431,6 +431,86 @@ def evaluate(h: Harness, splits, model_dir: Path, model_stage: StageDir, which: 
     out = _eval_model(h, model_dir, splits, hash_seed(h.seed, 101), f"eval {which}")
     atomic_write_json(path, out, indent=None)
     stage.finish({})
+    return out
+
+
+# -- held-out math sets --------------------------------------------------------------------------------------------
+def heldout_problems(h: Harness) -> dict[str, list[Any]]:
+    """The profile's held-out sets (``[eval] heldout``), loaded before any work so a bad name or file fails first."""
+    from pearbench.datasets import load_dataset
+
+    e = h.profile.eval_config
+    out = {}
+    for name in e.heldout:
+        problems = load_dataset(name, data_file=e.heldout_files.get(name))
+        out[name] = problems[: e.heldout_limit] if e.heldout_limit else problems
+    return out
+
+
+def heldout(
+    h: Harness, problems: dict[str, list[Any]], model_dir: Path, model_stage: StageDir, which: str
+) -> dict[str, Any]:
+    """Sample the model on every held-out set and score it (pass@k with CIs, avg@n, maj@n, verifier errors).
+
+    One cached stage per (model, set): ``report.json`` and the sampled ``completions.jsonl`` (rescorable with
+    ``pearbench eval --completions``). The base model is sampled with seed 0 (shared by every run, like the
+    reference evaluation); the SFT and RL models with the run's seed.
+    """
+    from pearbench.heldout import evaluate_heldout, write_completions
+
+    if not problems:
+        return {}
+    e = h.profile.eval_config
+    n = e.heldout_n or e.n
+    config = GenerationConfig(
+        max_new_tokens=e.heldout_max_new_tokens or e.max_new_tokens,
+        temperature=e.temperature,
+        top_p=e.top_p,
+        batch_size=e.batch_size,
+    )
+    seed = 0 if which == "base" else hash_seed(h.seed, 505)
+    out: dict[str, Any] = {}
+    model = tok = None
+    for name, items in problems.items():
+        key = {
+            "model": model_stage.hash,
+            "dataset": name,
+            "problems": config_hash([[p.id, p.problem, p.answer] for p in items]),
+            "generation": config.to_dict(),
+            "n": n,
+            "chat": h.profile.models.chat_template,
+            "seed": seed,
+        }
+        stage = _stage(h, f"heldout_{which}", key)
+        path = stage.path / "report.json"
+        if not stage.done:
+            if model is None:
+                model, tok = _load(h, model_dir)
+            result = evaluate_heldout(
+                model,
+                tok,
+                items,
+                dataset_name=name,
+                n=n,
+                config=config,
+                seed=seed,
+                chat=h.profile.models.chat_template,
+                progress=h.request.progress,
+            )
+            write_completions(stage.path / "completions.jsonl", result.completions)
+            report = result.report.to_dict()
+            report["truncated"] = sum(1 for c in result.completions if c["finish_reason"] != "eos")
+            atomic_write_json(path, report, indent=None)
+            stage.finish({})
+        report = json.loads(path.read_text())
+        out[name] = {
+            "metrics": report["metrics"],
+            "n": report["n"],
+            "problems": len(items),
+            "verifier_errors": report["verifier_errors"],
+            "truncated": report["truncated"],
+        }
+        _log(f"  {name} ({which}): pass@1 {_fmt(report['metrics'].get('pass@1'))}")
     return out
 
 
@@ -562,7 +642,7 @@ def _summary(log: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]
 
 
 def record(
-    h: Harness, *, stage_hashes, behavior, reference, sft_log, rl_log, sft_eval, rl_eval
+    h: Harness, *, stage_hashes, behavior, reference, sft_log, rl_log, sft_eval, rl_eval, heldout=None
 ) -> dict[str, Any]:
     from dataclasses import asdict
 
@@ -632,6 +712,10 @@ def record(
         "timings": {k: round(v, 3) for k, v in h.timings.items()},
         "profile_override": h.profile.raw if h.profile.override_file else None,
     }
+    if heldout:
+        body["heldout"] = (
+            heldout  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated}}}
+        )
     final = finalize_record(body)
     path = write_record(h.out, final)
     final["_path"] = str(path)

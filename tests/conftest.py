@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m pearbench.cli ARGS`` in a subprocess with one torch thread; returns the completed process."""
+    return subprocess.run(
+        [sys.executable, "-m", "pearbench.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PEARBENCH_THREADS": "1"},
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")

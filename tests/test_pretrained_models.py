@@ -7,12 +7,10 @@ must reproduce the smoke run's numbers exactly: the same weights, data, seeds an
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from safetensors.torch import load_file
 
 from pearbench.config import load_profile
@@ -90,16 +88,8 @@ def test_a_pretrained_student_can_be_trained_further(tmp_path: Path, smoke_dir: 
     assert _record(out)["method"] == "none"
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pearbench.cli", *args, "--no-progress"],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PEARBENCH_THREADS": "1"},
-        timeout=300,
-        check=False,
-    )
+def _cli(*args: str, cwd: Path):
+    return run_cli(*args, "--no-progress", cwd=cwd)
 
 
 def test_a_model_with_another_vocabulary_is_refused(tmp_path: Path, smoke_dir: Path) -> None:

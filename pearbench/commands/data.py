@@ -110,23 +110,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def load_behavior_model(model: str | Path):
     """A behavior model: a local folder (any Hugging Face causal LM), ``hf:<id or folder>`` or ``smollm2-135m``."""
-    from pearbench.hub import load_hf_model
-    from pearbench.models import HF_PREFIX, SMOLLM2, TINY_SIZES, resolve_model
+    from pearbench.models import load_trained_model
 
-    text = str(model)
-    if Path(text).expanduser().is_dir():
-        return load_hf_model(text)
-    if text in TINY_SIZES:
-        raise PearbenchError(
-            f"model {text!r} would be a freshly initialised model, not a behavior policy; give a "
-            f"trained model's folder, {HF_PREFIX}<hub id or folder> or {SMOLLM2}"
-        )
-    if text.startswith(HF_PREFIX) or text == SMOLLM2:
-        return resolve_model(text)
-    raise PearbenchError(
-        f"behavior model {text!r} is not a folder; give a model folder (config.json and weights), "
-        f"{HF_PREFIX}<hub id or folder> or {SMOLLM2}"
-    )
+    return load_trained_model(model, what="behavior model")
 
 
 @contextmanager

@@ -1,10 +1,10 @@
-"""`pearbench eval`: score a file of completions on a held-out math set (pass@k, avg@n, maj@n with 95% CIs).
+"""`pearbench eval`: pass@k, avg@n, maj@n with 95% CIs on a held-out math set, for a completions file or a model.
 
     pearbench eval --completions FILE.jsonl --dataset aime2025 [--data-file F] [--timeout 5] [--json OUT]
+    pearbench eval --model MODEL --dataset aime2025 [--data-file F] [--n 8] [--max-new-tokens 1024]
+                   [--limit N] [--chat] [--save-completions FILE] [--json OUT]
 
-The logic lives in :mod:`pearbench.scoring`; this module only parses arguments and prints. Modes are chosen in the
-handler (``--completions`` is required only for scoring), so another mode (e.g. evaluating a model) can be added
-beside it without changing this one.
+The logic lives in :mod:`pearbench.scoring` and :mod:`pearbench.heldout`; this module parses arguments and prints.
 """
 
 from __future__ import annotations
@@ -41,14 +41,51 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--json", metavar="OUT", help="also write the full report (per-problem outcomes) as JSON"
     )
+    sampling = parser.add_argument_group(
+        "evaluating a model (--model instead of --completions): sample n completions per problem, then score them"
+    )
+    sampling.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="a model folder (e.g. a run's <out>/cache/rl-*/model), hf:<hub id or folder> or smollm2-135m",
+    )
+    sampling.add_argument("--n", type=int, default=8, help="samples per problem (default %(default)s)")
+    sampling.add_argument(
+        "--max-new-tokens", type=int, default=1024, help="tokens per sample (default %(default)s)"
+    )
+    sampling.add_argument("--temperature", type=float, default=1.0, help="default %(default)s")
+    sampling.add_argument("--top-p", type=float, default=1.0, help="default %(default)s")
+    sampling.add_argument(
+        "--batch-size", type=int, default=32, help="sequences per batch (default %(default)s)"
+    )
+    sampling.add_argument("--seed", type=int, default=0, help="sampling seed (default %(default)s)")
+    sampling.add_argument(
+        "--chat", action="store_true", help="render each problem through the tokenizer's chat template"
+    )
+    sampling.add_argument("--limit", type=int, default=None, help="only the first N problems of the set")
+    sampling.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default="auto",
+        help="default %(default)s (CUDA if present)",
+    )
+    sampling.add_argument(
+        "--save-completions",
+        metavar="FILE",
+        help="also write the sampled completions as JSONL (rescorable with --completions)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "model", None):
+        return _run_model(args)
     if not getattr(args, "completions", None):
         raise PearbenchError(
-            "pearbench eval needs --completions FILE.jsonl (and --dataset NAME) to score completions"
+            "pearbench eval needs --completions FILE.jsonl to score completions, or --model MODEL to sample a "
+            "model (and --dataset NAME)"
         )
     if not args.dataset:
         raise PearbenchError(
@@ -65,13 +102,94 @@ def run(args: argparse.Namespace) -> int:
         dataset_name=args.dataset,
         timeout=args.timeout,
         workers=args.workers,
-        progress=True,
+        progress=not args.no_progress,
     )
     print(report.table())
     if args.json:
         payload = report.to_dict()
         payload["completions_file"] = str(args.completions)
         payload["data_file"] = str(args.data_file) if args.data_file else None
+        atomic_write_json(args.json, payload)
+        print(f"report written to {args.json}")
+    return 0
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    """Sample ``--n`` completions per problem from ``--model`` and score them; everything is checked first."""
+    if args.completions:
+        raise PearbenchError("give either --completions (score a file) or --model (sample a model), not both")
+    if not args.dataset:
+        raise PearbenchError(
+            f"pearbench eval --model needs --dataset NAME; choose one of: {', '.join(DATASETS)}"
+        )
+    for name in ("n", "max_new_tokens", "batch_size"):
+        if getattr(args, name) < 1:
+            raise PearbenchError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.limit is not None and args.limit < 1:
+        raise PearbenchError(f"--limit must be >= 1, got {args.limit}")
+    if args.seed < 0:
+        raise PearbenchError(f"--seed must be >= 0, got {args.seed}")
+    import os
+
+    import torch
+
+    from pearbench.datasets import load_dataset
+    from pearbench.generation import GenerationConfig
+    from pearbench.heldout import evaluate_heldout, write_completions
+    from pearbench.models import check_trained_model_spec, load_trained_model
+
+    check_trained_model_spec(args.model)
+    config = GenerationConfig(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        batch_size=args.batch_size,
+    )
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise PearbenchError("--device cuda: no CUDA GPU is available here")
+    if args.no_progress:
+        from pearbench.harness import _quiet_transformers
+
+        _quiet_transformers()
+    if os.environ.get("PEARBENCH_THREADS"):
+        torch.set_num_threads(max(1, int(os.environ["PEARBENCH_THREADS"])))
+    problems = load_dataset(args.dataset, data_file=args.data_file)
+    if args.limit is not None:
+        problems = problems[: args.limit]
+    model, tokenizer = load_trained_model(args.model, dtype=torch.float32)
+    model = model.to(device).eval()
+    result = evaluate_heldout(
+        model,
+        tokenizer,
+        problems,
+        dataset_name=args.dataset,
+        n=args.n,
+        config=config,
+        seed=args.seed,
+        chat=args.chat,
+        timeout=args.timeout,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    report = result.report
+    truncated = sum(1 for c in result.completions if c["finish_reason"] != "eos")
+    print(report.table())
+    print(
+        f"model {args.model}: {len(result.completions)} samples, {truncated} cut at --max-new-tokens "
+        f"{args.max_new_tokens}"
+    )
+    if args.save_completions:
+        write_completions(args.save_completions, result.completions)
+        print(f"completions written to {args.save_completions}")
+    if args.json:
+        payload = report.to_dict()
+        payload["model"] = str(args.model)
+        payload["data_file"] = str(args.data_file) if args.data_file else None
+        payload["generation"] = {**config.to_dict(), "n": args.n, "seed": args.seed, "chat": args.chat}
+        payload["truncated"] = truncated
         atomic_write_json(args.json, payload)
         print(f"report written to {args.json}")
     return 0

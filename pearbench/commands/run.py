@@ -58,6 +58,22 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
             f"{_fmt(ref.get('teacher', {}).get('metrics', {}).get(key))} | "
             f"{_fmt(record['metrics']['sft'].get(key))} | {_fmt(record['metrics']['rl'].get(key))} |"
         )
+    for name, by_model in (record.get("heldout") or {}).items():
+        some = next(iter(by_model.values()))
+        lines.append("")
+        lines.append(f"held-out {name} ({some['problems']} problems, n = {some['n']} samples each):")
+        lines.append("| metric | base (pi_0) | after SFT | after RL |")
+        lines.append("|---|---|---|---|")
+        passes = sorted((m for m in some["metrics"] if m.startswith("pass@")), key=lambda m: int(m[5:]))
+        metrics = [m for m in passes if int(m[5:]) in KS] + [
+            m for m in some["metrics"] if m[:4] in ("avg@", "maj@")
+        ]
+        for metric in metrics:
+            cells = [_fmt(by_model.get(w, {}).get("metrics", {}).get(metric)) for w in ("base", "sft", "rl")]
+            lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+        errors = {w: r["verifier_errors"]["total"] for w, r in by_model.items()}
+        truncated = {w: r["truncated"] for w, r in by_model.items()}
+        lines.append(f"verifier errors {errors}; samples cut at the token limit {truncated}")
     mismatch = record.get("mismatch") or {}
     lines.append("")
     lines.append(
