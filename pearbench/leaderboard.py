@@ -149,6 +149,10 @@ class MethodRow:
     )  # seed means of SFT/RL diagnostics (see below)
     rank_sft: int | None = None
     rank_rl: int | None = None
+    #: held-out math set -> "sft"/"rl" -> k -> seed-averaged pass@k (only sets every seed of the method has)
+    heldout: dict[str, dict[str, dict[int, Estimate]]] = field(default_factory=dict)
+    #: held-out math set -> number of problems in every seed and stage
+    heldout_problems: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,9 @@ class Leaderboard:
     max_new_tokens: int
     notes: tuple[str, ...] = ()
     examples: tuple[Example, ...] = field(default=())
+    #: held-out math sets found in the records, and the base model's pass@k on each (seed 0, shared by all runs)
+    heldout_sets: tuple[str, ...] = ()
+    heldout_base: dict[str, dict[int, Estimate]] = field(default_factory=dict)
 
 
 def _estimates(
@@ -260,6 +267,51 @@ def _references(
     return tuple(rows)
 
 
+def _heldout_table(entry: Mapping[str, Any], name: str) -> OutcomeTable:
+    """A held-out set's per-problem outcomes in a record as an outcome table keyed ``(set name, id)``."""
+    return outcome_table([{**o, "env": name} for o in entry.get("outcomes", ())])
+
+
+def _heldout_estimates(
+    group: Sequence[Mapping[str, Any]], ks: Sequence[int]
+) -> tuple[dict[str, dict[str, dict[int, Estimate]]], dict[str, int]]:
+    """Seed-averaged pass@k after SFT and after RL on every held-out set that all records of ``group`` have."""
+    names = set.intersection(*(set(r.get("heldout") or {}) for r in group)) if group else set()
+    estimates: dict[str, dict[str, dict[int, Estimate]]] = {}
+    counts: dict[str, int] = {}
+    for name in sorted(names):
+        per_stage = {}
+        tables = {
+            stage: [_heldout_table(r["heldout"][name].get(stage, {}), name) for r in group]
+            for stage in ("sft", "rl")
+        }
+        problems = common_problems(tables["sft"] + tables["rl"])
+        if not problems:
+            continue
+        for stage in ("sft", "rl"):
+            per_stage[stage] = _estimates(tables[stage], problems, ks)
+        estimates[name] = per_stage
+        counts[name] = len(problems)
+    return estimates, counts
+
+
+def _heldout_base(records: Sequence[Mapping[str, Any]], ks: Sequence[int]) -> dict[str, dict[int, Estimate]]:
+    out = {}
+    names = sorted({name for r in records for name in (r.get("heldout") or {})})
+    for name in names:
+        distinct = {}
+        for record in records:
+            entry = (record.get("heldout") or {}).get(name, {}).get("base")
+            if entry and entry.get("outcomes"):
+                outcomes = sorted(entry["outcomes"], key=lambda o: o["id"])
+                distinct.setdefault(canonical_json(outcomes), entry)
+        tables = [_heldout_table(distinct[key], name) for key in sorted(distinct)]
+        problems = common_problems(tables)
+        if problems:
+            out[name] = _estimates(tables, problems, ks)
+    return out
+
+
 def build_leaderboard(
     records: Sequence[Mapping[str, Any]], *, recipes_checked: bool = True, progress: bool | None = None
 ) -> Leaderboard:
@@ -319,6 +371,8 @@ def build_leaderboard(
                 ),
                 mismatch=float(np.mean([r["mismatch"]["mean_log_ratio"] for r in group])),
                 diagnostics=_diagnostics(group),
+                heldout=(held := _heldout_estimates(group, HEADLINE_KS))[0],
+                heldout_problems=held[1],
             )
         )
 
@@ -382,6 +436,8 @@ def build_leaderboard(
         max_new_tokens=int(max_new_tokens),
         notes=tuple(notes),
         examples=_examples(records),
+        heldout_sets=tuple(sorted({name for row in rows for name in row.heldout})),
+        heldout_base=_heldout_base(records, HEADLINE_KS),
     )
 
 
@@ -590,6 +646,24 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], text_column:
     return lines
 
 
+HELDOUT_COLUMNS = ("method", "problems", *(f"{s} pass@{k}" for s in ("SFT", "RL") for k in HEADLINE_KS))
+
+
+def heldout_rows(board: Leaderboard, name: str) -> list[list[str]]:
+    """Rows of the held-out table of one set: the base model first (no SFT/RL: its scores in the SFT columns)."""
+    rows = []
+    base = board.heldout_base.get(name)
+    if base:
+        rows.append(
+            ["base (π₀)", "", *(fmt_ci(base.get(k)) for k in HEADLINE_KS), *("—" for _ in HEADLINE_KS)]
+        )
+    for row in board.rows:
+        if name in row.heldout:
+            cells = [fmt_ci(row.heldout[name][stage].get(k)) for stage in ("sft", "rl") for k in HEADLINE_KS]
+            rows.append([row.method_label, str(row.heldout_problems[name]), *cells])
+    return rows
+
+
 def render_markdown(boards: Sequence[Leaderboard]) -> str:
     """Markdown: per suite a heading, the table, Kendall's τ-b, the legend, reference models and notes."""
     parts = []
@@ -615,6 +689,14 @@ def render_markdown(boards: Sequence[Leaderboard]) -> str:
                 ],
                 text_column=0,
             )
+        for name in board.heldout_sets:
+            lines += [
+                "",
+                f"Held-out set {_md_escape(name)}: pass@k after SFT and after RL (seed-averaged per problem, 95% "
+                "bootstrap CI over problems):",
+                "",
+            ]
+            lines += _md_table(HELDOUT_COLUMNS, heldout_rows(board, name), text_column=0)
         if board.notes:
             lines += ["", "Notes:", ""] + [f"- {_md_escape(note)}" for note in board.notes]
         parts.append("\n".join(lines) + "\n")
@@ -691,6 +773,20 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
             line += [""] * (3 * len(HEADLINE_KS) + 5 * len(HEADLINE_KS))
             line += [str(ref.errors), "", "", tau]
             writer.writerow(line)
+        for name in board.heldout_sets:
+            # one line per method and held-out set: kind "heldout:<set>", its pass@k in the sft_*/rl_* columns
+            for row in board.rows:
+                if name not in row.heldout:
+                    continue
+                line = [board.suite, board.profile, f"heldout:{name}", row.method_label, row.method]
+                line += [f"{row.sft_steps_factor:g}", " ".join(str(s) for s in row.seeds)]
+                line += [str(row.heldout_problems[name]), "", ""]
+                for stage in ("sft", "rl"):
+                    for k in HEADLINE_KS:
+                        est = row.heldout[name][stage].get(k)
+                        line += [_num(est and est.value), _num(est and est.low), _num(est and est.high)]
+                line += [""] * (5 * len(HEADLINE_KS)) + ["", "", "", tau]
+                writer.writerow(line)
     return buffer.getvalue()
 
 
@@ -839,6 +935,9 @@ def render_html(
             lines += _html_table(
                 REFERENCE_COLUMNS, [_reference_cells(r) for r in board.references], "reference", first_col=0
             )
+        for name in board.heldout_sets:
+            lines.append(f"<h3>Held-out set {_h(name)}</h3>")
+            lines += _html_table(HELDOUT_COLUMNS, heldout_rows(board, name), "reference", first_col=0)
         if board.notes:
             lines += ['<p class="notes">Notes:</p>', '<ul class="notes">']
             lines += [f"<li>{_h(note)}</li>" for note in board.notes] + ["</ul>"]

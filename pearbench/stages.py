@@ -509,6 +509,7 @@ def heldout(
             "problems": len(items),
             "verifier_errors": report["verifier_errors"],
             "truncated": report["truncated"],
+            "outcomes": [{k: o[k] for k in ("id", "n", "c", "errors")} for o in report["outcomes"]],
         }
         _log(f"  {name} ({which}): pass@1 {_fmt(report['metrics'].get('pass@1'))}")
     return out
