@@ -85,5 +85,7 @@ def load_checkpoint(
     if hasattr(model, "tie_weights"):
         model.tie_weights()
     if optimizer is not None and (path / "optimizer.pt").exists():
-        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True)["optimizer"])
+        optimizer.load_state_dict(
+            torch.load(path / "optimizer.pt", weights_only=True, map_location="cpu")["optimizer"]
+        )
     return json.loads((path / "state.json").read_text())

@@ -132,6 +132,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         from pearbench.datasets import DATASETS
 
+        if not isinstance(self.heldout, tuple):
+            raise PearbenchError(f"heldout must be a list of dataset names, got {self.heldout!r}")
         for name in self.heldout:
             if name not in DATASETS:
                 raise PearbenchError(f"unknown held-out dataset {name!r}; choose from: {', '.join(DATASETS)}")

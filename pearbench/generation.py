@@ -85,6 +85,8 @@ class HFBackend:
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_id = tokenizer.eos_token_id
+        #: models whose embedding is padded past the tokenizer (e.g. Qwen2.5) never sample an id it cannot decode
+        self.vocab_size = len(tokenizer)
 
     @torch.no_grad()
     def generate(
@@ -155,6 +157,8 @@ class HFBackend:
                     input_ids=full_ids, attention_mask=step_mask, position_ids=positions, use_cache=False
                 )
             logits = out.logits[:, -1, :].float()
+            if logits.shape[-1] > self.vocab_size:
+                logits[:, self.vocab_size :] = float("-inf")
             if config.temperature != 1.0:
                 logits = logits / config.temperature
             logits = _top_p_filter(logits, config.top_p)

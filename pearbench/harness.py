@@ -88,6 +88,20 @@ def git_commit() -> str | None:
         return None
 
 
+def threads_from_env(default: int) -> int:
+    """Torch threads: ``$PEARBENCH_THREADS`` when set (a whole number >= 1), else ``default``."""
+    raw = os.environ.get("PEARBENCH_THREADS")
+    if raw is None or not raw.strip():
+        return max(1, int(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PearbenchError(f"PEARBENCH_THREADS must be a whole number >= 1, got {raw!r}") from None
+    if value < 1:
+        raise PearbenchError(f"PEARBENCH_THREADS must be a whole number >= 1, got {raw!r}")
+    return value
+
+
 def _quiet_transformers() -> None:
     """pearbench shows its own progress bars; transformers' per-load bars would bury them."""
     try:
@@ -133,8 +147,7 @@ class Harness:
         self.timings: dict[str, float] = {}
         self.games = self.suite.games()
         _quiet_transformers()
-        threads = int(os.environ.get("PEARBENCH_THREADS", self.profile.threads))
-        torch.set_num_threads(max(1, threads))
+        torch.set_num_threads(threads_from_env(self.profile.threads))
         from pearbench.stages import check_models
 
         check_models(self)  # pretrained models share the run's tokenizer: refused before any work otherwise
@@ -193,10 +206,14 @@ class Harness:
                 ("sft", sft_dir, sft_stage),
                 ("rl", rl_dir, rl_stage),
             ):
-                results = self._timed(
-                    "heldout",
-                    lambda d=model_dir, s=model_stage, w=which: stages.heldout(self, heldout_sets, d, s, w),
-                )
+
+                def job(d=model_dir, s=model_stage, w=which):
+                    if w != "base":
+                        return stages.heldout(self, heldout_sets, d, s, w)
+                    with file_lock(self.out / "cache" / ".shared.lock"):  # shared by every method: built once
+                        return stages.heldout(self, heldout_sets, d, s, w)
+
+                results = self._timed("heldout", job)
                 for name, result in results.items():
                     heldout.setdefault(name, {})[which] = result
         record = stages.record(

@@ -22,7 +22,7 @@ import csv
 import html
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,11 +272,22 @@ def _heldout_table(entry: Mapping[str, Any], name: str) -> OutcomeTable:
     return outcome_table([{**o, "env": name} for o in entry.get("outcomes", ())])
 
 
+def _heldout_conflicts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Held-out sets whose records disagree on the generation settings (n, tokens, limit, ...): set -> variants."""
+    settings: dict[str, set[str]] = {}
+    for record in records:
+        for name, by_model in (record.get("heldout") or {}).items():
+            for entry in by_model.values():
+                settings.setdefault(name, set()).add(canonical_json(entry.get("generation")))
+    return {name: len(found) for name, found in settings.items() if len(found) > 1}
+
+
 def _heldout_estimates(
-    group: Sequence[Mapping[str, Any]], ks: Sequence[int]
+    group: Sequence[Mapping[str, Any]], ks: Sequence[int], skip: Collection[str] = ()
 ) -> tuple[dict[str, dict[str, dict[int, Estimate]]], dict[str, int]]:
     """Seed-averaged pass@k after SFT and after RL on every held-out set that all records of ``group`` have."""
     names = set.intersection(*(set(r.get("heldout") or {}) for r in group)) if group else set()
+    names -= set(skip)
     estimates: dict[str, dict[str, dict[int, Estimate]]] = {}
     counts: dict[str, int] = {}
     for name in sorted(names):
@@ -295,9 +306,11 @@ def _heldout_estimates(
     return estimates, counts
 
 
-def _heldout_base(records: Sequence[Mapping[str, Any]], ks: Sequence[int]) -> dict[str, dict[int, Estimate]]:
+def _heldout_base(
+    records: Sequence[Mapping[str, Any]], ks: Sequence[int], skip: Collection[str] = ()
+) -> dict[str, dict[int, Estimate]]:
     out = {}
-    names = sorted({name for r in records for name in (r.get("heldout") or {})})
+    names = sorted({name for r in records for name in (r.get("heldout") or {})} - set(skip))
     for name in names:
         distinct = {}
         for record in records:
@@ -325,6 +338,11 @@ def build_leaderboard(
     _single({r["rl_recipe_hash"] for r in records}, "rl_recipe_hash (the RL recipe)", suite)
     ks = sorted(set(HEADLINE_KS) | {k for r in records for k in r["eval"]["ks"]})
     notes: list[str] = []
+    conflicts = _heldout_conflicts(records)
+    for name, variants in sorted(conflicts.items()):
+        notes.append(
+            f"held-out set {name}: the records use {variants} different generation settings; not shown"
+        )
 
     by_label: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
@@ -371,7 +389,7 @@ def build_leaderboard(
                 ),
                 mismatch=float(np.mean([r["mismatch"]["mean_log_ratio"] for r in group])),
                 diagnostics=_diagnostics(group),
-                heldout=(held := _heldout_estimates(group, HEADLINE_KS))[0],
+                heldout=(held := _heldout_estimates(group, HEADLINE_KS, conflicts))[0],
                 heldout_problems=held[1],
             )
         )
@@ -437,7 +455,7 @@ def build_leaderboard(
         notes=tuple(notes),
         examples=_examples(records),
         heldout_sets=tuple(sorted({name for row in rows for name in row.heldout})),
-        heldout_base=_heldout_base(records, HEADLINE_KS),
+        heldout_base=_heldout_base(records, HEADLINE_KS, conflicts),
     )
 
 

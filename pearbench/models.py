@@ -154,9 +154,14 @@ def encode_prompt(tokenizer, text: str, *, chat: bool = False) -> list[int]:
             raise PearbenchError(
                 "models.chat_template is on but the tokenizer has no chat template; turn it off for this model"
             )
-        ids = tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
-        )
+        try:
+            ids = tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+            )
+        except Exception as exc:  # noqa: BLE001 - a template that fails is the model's, reported in one line
+            raise PearbenchError(
+                f"the tokenizer's chat template failed: {type(exc).__name__}: {exc}"
+            ) from None
         if not isinstance(ids, list):  # transformers >= 5 may return a BatchEncoding
             ids = ids["input_ids"]
         return [int(i) for i in ids]
@@ -257,7 +262,13 @@ def load_trained_model(model: str | Path, *, what: str = "model", dtype: torch.d
     if folder.is_dir():
         pointer = folder / POINTER_FILE
         if pointer.is_file():
-            return resolve_model(json.loads(pointer.read_text())["spec"], dtype=dtype)
+            try:
+                spec = json.loads(pointer.read_text())["spec"]
+            except (ValueError, KeyError, TypeError):
+                raise PearbenchError(
+                    f'{pointer} is not a valid model pointer (expected {{"spec": ...}})'
+                ) from None
+            return resolve_model(spec, dtype=dtype)
         from pearbench.hub import load_hf_model
 
         return load_hf_model(text, dtype=dtype)

@@ -75,12 +75,18 @@ def tasks(h: Harness):
 
 # -- tokenizer ----------------------------------------------------------------------------------------------------
 def tokenizer(h: Harness):
-    """The tokenizer every model of the run shares (``[models] tokenizer``)."""
+    """The tokenizer every model of the run shares (``[models] tokenizer``), loaded once per harness."""
+    cached = getattr(h, "_shared_tokenizer", None)
+    if cached is not None:
+        return cached
     if h.profile.models.tokenizer != "char":
         from pearbench.hub import load_tokenizer
 
-        return load_tokenizer(h.profile.models.tokenizer)
-    return build_char_tokenizer()
+        tok = load_tokenizer(h.profile.models.tokenizer)
+    else:
+        tok = build_char_tokenizer()
+    h._shared_tokenizer = tok
+    return tok
 
 
 def encode(h: Harness, tok, text: str) -> list[int]:
@@ -125,12 +131,15 @@ def _pretrain_spec(h: Harness, role: str) -> tuple[dict[str, Any], dict[str, Any
         "prompt_style": suite.prompt_style,
         "train_size": h.profile.data.train,
     }
+    # added only where they differ from the defaults, so the keys of existing char-level runs stay as they were
+    if h.profile.models.tokenizer != "char":
+        key["tokenizer"] = h.profile.models.tokenizer
+    if h.profile.models.chat_template:
+        key["chat_template"] = True
     if spec not in TINY_SIZES:
         from pearbench.hub import model_fingerprint
 
         key["pretrained"] = model_fingerprint(spec)
-        key["tokenizer"] = h.profile.models.tokenizer
-        key["chat_template"] = h.profile.models.chat_template
     return key, corpus_spec
 
 
@@ -219,6 +228,12 @@ def _check_shared_vocab(h: Harness, spec: str, tok, role: str) -> None:
     from pearbench.hub import load_tokenizer
 
     own = load_tokenizer(spec)
+    if own.eos_token_id != tok.eos_token_id:
+        raise PearbenchError(
+            f"the {role} model {spec!r} ends responses with token {own.eos_token!r} but the run's tokenizer "
+            f"{h.profile.models.tokenizer!r} with {tok.eos_token!r}; use the tokenizer of the same model family "
+            "and variant (e.g. the Instruct tokenizer for Instruct models)"
+        )
     if own.get_vocab() != tok.get_vocab():
         raise PearbenchError(
             f"the {role} model {spec!r} does not share the run's tokenizer {h.profile.models.tokenizer!r} "
@@ -228,7 +243,13 @@ def _check_shared_vocab(h: Harness, spec: str, tok, role: str) -> None:
 
 
 def _write_pointer(model_dir: Path, spec: str) -> None:
+    """``model/pearbench_model.json`` naming the pretrained model (a local folder as an absolute path)."""
     import shutil
+
+    from pearbench.models import HF_PREFIX
+
+    if spec.startswith(HF_PREFIX) and Path(spec[len(HF_PREFIX) :].strip()).expanduser().is_dir():
+        spec = HF_PREFIX + str(Path(spec[len(HF_PREFIX) :].strip()).expanduser().resolve())
 
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -236,12 +257,13 @@ def _write_pointer(model_dir: Path, spec: str) -> None:
 
 
 def _load(h: Harness, model_dir: Path):
-    """A stage's model on the profile's device: its saved folder, or the pretrained model its pointer names."""
+    """A stage's model on the profile's device (its saved folder, or the pretrained model its pointer names), with
+    the run's shared tokenizer: every stage encodes prompts and stops on EOS with the same tokenizer."""
     if (model_dir / POINTER_FILE).exists():
-        model, tok = load_trained_model(model_dir, dtype=torch.float32)
+        model, _ = load_trained_model(model_dir, dtype=torch.float32)
     else:
-        model, tok = load_model(model_dir, dtype=torch.float32)
-    return model.to(h.profile.torch_device()), tok
+        model, _ = load_model(model_dir, dtype=torch.float32)
+    return model.to(h.profile.torch_device()), tokenizer(h)
 
 
 # -- behavior data ------------------------------------------------------------------------------------------------
@@ -509,6 +531,7 @@ def heldout(
             "problems": len(items),
             "verifier_errors": report["verifier_errors"],
             "truncated": report["truncated"],
+            "generation": {**config.to_dict(), "n": n, "limit": e.heldout_limit, "chat": key["chat"]},
             "outcomes": [{k: o[k] for k in ("id", "n", "c", "errors")} for o in report["outcomes"]],
         }
         _log(f"  {name} ({which}): pass@1 {_fmt(report['metrics'].get('pass@1'))}")

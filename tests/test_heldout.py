@@ -243,3 +243,12 @@ def test_harness_refuses_bad_heldout_settings_before_any_work(
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert not list(out.glob("cache/*/done.json"))
+
+
+def test_heldout_must_be_a_list(tmp_path: Path) -> None:
+    from pearbench.config import load_profile
+
+    config = tmp_path / "h.toml"
+    config.write_text('[eval]\nheldout = "aime2025"\n')
+    with pytest.raises(PearbenchError, match="heldout must be a list of dataset names"):
+        load_profile("smoke", str(config))

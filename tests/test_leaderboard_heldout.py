@@ -115,3 +115,25 @@ def test_a_method_missing_heldout_in_one_seed_shows_none_for_that_set(records: l
     board = build_leaderboard(partial)
     rows = {row.method_label: row for row in board.rows}
     assert not rows["pear-token"].heldout and "aime2025" in rows["sft"].heldout
+
+
+def test_a_set_whose_records_disagree_on_generation_settings_is_left_out_with_a_note(
+    records: list[dict],
+) -> None:
+    changed = []
+    for record in records:
+        body = {k: v for k, v in record.items() if k != "checksum"}
+        if "heldout" in body:
+            body["heldout"] = {
+                name: {
+                    which: {**entry, "generation": {"n": N, "max_new_tokens": 16 if record["seed"] else 32}}
+                    for which, entry in by_model.items()
+                }
+                for name, by_model in body["heldout"].items()
+            }
+        changed.append(finalize_record(body))
+    board = build_leaderboard(changed)
+    assert board.heldout_sets == () and not board.heldout_base
+    assert any(
+        "held-out set aime2025" in note and "2 different generation settings" in note for note in board.notes
+    )

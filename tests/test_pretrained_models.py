@@ -155,3 +155,93 @@ def test_chat_prompts_use_the_tokenizer_template() -> None:
     ids = encode_prompt(tok, "2+2?", chat=True)
     assert tok.decode(ids) == "[user]2+2?[assistant]"
     assert encode_prompt(tok, "2+2?") == [tok.bos_token_id, *tok("2+2?", add_special_tokens=False).input_ids]
+
+
+def test_a_tokenizer_with_another_eos_token_is_refused(tmp_path: Path, smoke_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    teacher = _model_dir(smoke_dir, "teacher")
+    other_tok = tmp_path / "other-eos"
+    tok = AutoTokenizer.from_pretrained(teacher)
+    tok.eos_token = "<unk>"  # same vocabulary, another end-of-response token
+    tok.save_pretrained(other_tok)
+    config = _config(tmp_path, smoke_dir)
+    config.write_text(config.read_text().replace(f'tokenizer = "{teacher}"', f'tokenizer = "{other_tok}"'))
+    result = _cli(
+        "run", "--profile", "smoke", "--config", str(config), "--out", str(tmp_path / "out"), cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert "ends responses with token" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_pretraining_keys_change_with_tokenizer_and_chat_but_not_for_char_defaults(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from pearbench.stages import _pretrain_spec
+    from pearbench.suites import load_suite
+
+    def key(override: str) -> dict:
+        config = tmp_path / "k.toml"
+        config.write_text(override)
+        h = SimpleNamespace(profile=load_profile("smoke", str(config)), suite=load_suite("countdown"))
+        return _pretrain_spec(h, "base")[0]
+
+    plain = key("")
+    assert "tokenizer" not in plain and "chat_template" not in plain and "pretrained" not in plain
+    assert key("[models]\nchat_template = true\n")["chat_template"] is True
+    assert key('[models]\ntokenizer = "some/tokenizer"\n')["tokenizer"] == "some/tokenizer"
+
+
+def test_pointer_names_a_local_folder_by_its_absolute_path(
+    tmp_path: Path, monkeypatch, smoke_dir: Path
+) -> None:
+    from pearbench.stages import _write_pointer
+
+    model = _model_dir(smoke_dir, "base")
+    monkeypatch.chdir(model.parent)
+    _write_pointer(tmp_path / "model", "hf:model")
+    assert json.loads((tmp_path / "model" / POINTER_FILE).read_text())["spec"] == f"hf:{model.resolve()}"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / POINTER_FILE).write_text("{}")
+    from pearbench.models import load_trained_model
+
+    with pytest.raises(PearbenchError, match="not a valid model pointer"):
+        load_trained_model(tmp_path / "bad")
+
+
+def test_bad_thread_count_is_one_line_exit_2(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PEARBENCH_THREADS", "two")
+    from pearbench.cli import main
+
+    assert main(["run", "--profile", "smoke", "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_sampler_never_emits_ids_past_the_tokenizer() -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from pearbench.generation import GenerationConfig, HFBackend
+    from pearbench.models import build_tiny_model
+
+    tok = build_char_tokenizer()
+
+    class Padded(torch.nn.Module):
+        """A model whose output has 16 extra (padding) ids past the tokenizer, each far likelier than any real id."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = build_tiny_model("tiny-ci", tok, seed=0)
+
+        def forward(self, **kwargs):
+            out = self.inner(**kwargs)
+            extra = torch.full((*out.logits.shape[:-1], 16), 100.0)
+            return SimpleNamespace(
+                logits=torch.cat([out.logits, extra], -1), past_key_values=out.past_key_values
+            )
+
+    samples = HFBackend(Padded(), tok).generate(
+        [[tok.bos_token_id, 5, 6]], n=8, config=GenerationConfig(max_new_tokens=12), seed=0
+    )
+    assert all(s.response_ids and max(s.response_ids) < len(tok) for s in samples)

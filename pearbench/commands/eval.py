@@ -129,7 +129,6 @@ def _run_model(args: argparse.Namespace) -> int:
         raise PearbenchError(f"--limit must be >= 1, got {args.limit}")
     if args.seed < 0:
         raise PearbenchError(f"--seed must be >= 0, got {args.seed}")
-    import os
 
     import torch
 
@@ -154,8 +153,9 @@ def _run_model(args: argparse.Namespace) -> int:
         from pearbench.harness import _quiet_transformers
 
         _quiet_transformers()
-    if os.environ.get("PEARBENCH_THREADS"):
-        torch.set_num_threads(max(1, int(os.environ["PEARBENCH_THREADS"])))
+    from pearbench.harness import threads_from_env
+
+    torch.set_num_threads(threads_from_env(torch.get_num_threads()))
     problems = load_dataset(args.dataset, data_file=args.data_file)
     if args.limit is not None:
         problems = problems[: args.limit]
