@@ -49,15 +49,26 @@ def sample_completions(
     chat: bool = False,
     progress: bool = False,
     desc: str = "sample",
+    backend: Any = None,
 ) -> list[dict[str, Any]]:
-    """``n`` sampled completions per problem (``{"id", "completion", "finish_reason"}``), grouped by problem."""
+    """``n`` sampled completions per problem (``{"id", "completion", "finish_reason"}``), grouped by problem.
+
+    ``backend``: any generation backend (e.g. :class:`pearbench.vllm_backend.VLLMBackend`); default the KV-cached
+    HF sampler over ``model``.
+    """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise PearbenchError(f"n must be a whole number >= 1, got {n!r}")
     if not problems:
         raise PearbenchError("no problems to evaluate")
     prompts = [encode_prompt(tokenizer, math_prompt(problem), chat=chat) for problem in problems]
     by_problem = sample_grouped(
-        HFBackend(model, tokenizer), prompts, n=n, config=config, seed=seed, progress=progress, desc=desc
+        backend if backend is not None else HFBackend(model, tokenizer),
+        prompts,
+        n=n,
+        config=config,
+        seed=seed,
+        progress=progress,
+        desc=desc,
     )
     return [
         {"id": problem.id, "completion": sample.text, "finish_reason": sample.finish_reason}
@@ -79,6 +90,7 @@ def evaluate_heldout(
     timeout: float = DEFAULT_TIMEOUT,
     workers: int | None = None,
     progress: bool = False,
+    backend: Any = None,
 ) -> HeldoutResult:
     """Sample ``n`` completions per problem and score them (see the module docstring)."""
     completions = sample_completions(
@@ -91,6 +103,7 @@ def evaluate_heldout(
         chat=chat,
         progress=progress,
         desc=f"sample {dataset_name}",
+        backend=backend,
     )
     report = score_completions(
         completions,

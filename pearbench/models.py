@@ -248,6 +248,28 @@ def check_trained_model_spec(model: str | Path, *, what: str = "model") -> None:
     )
 
 
+def trained_model_source(model: str | Path, *, what: str = "model") -> str:
+    """What an engine that loads by name (vLLM) should load for a :func:`load_trained_model` spec: a folder or a
+    Hugging Face hub id (a stage pointer is followed; ``smollm2-135m`` is its converted folder)."""
+    import json
+
+    check_trained_model_spec(model, what=what)
+    text = str(model)
+    folder = Path(text).expanduser()
+    if folder.is_dir() and (folder / POINTER_FILE).is_file():
+        try:
+            text = json.loads((folder / POINTER_FILE).read_text())["spec"]
+        except (ValueError, KeyError, TypeError):
+            raise PearbenchError(f"{folder / POINTER_FILE} is not a valid model pointer") from None
+    elif folder.is_dir():
+        return str(folder)
+    if text == SMOLLM2:
+        from pearbench.hub import smollm2_135m_dir
+
+        return str(smollm2_135m_dir())
+    return text[len(HF_PREFIX) :].strip() if text.startswith(HF_PREFIX) else text
+
+
 def load_trained_model(model: str | Path, *, what: str = "model", dtype: torch.dtype | None = None):
     """A trained model and its tokenizer: a local folder (any Hugging Face causal LM, or a pearbench stage's
     ``model/`` folder, which may hold a pointer to a pretrained model), ``hf:<id or folder>`` or ``smollm2-135m``.

