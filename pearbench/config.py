@@ -128,6 +128,12 @@ class EvalConfig:
     heldout_max_new_tokens: int | None = None
     #: only the first N problems of each held-out set (quick checks)
     heldout_limit: int | None = None
+    #: sampler of the evaluation stages (games and held-out sets): "hf" (pearbench's) or "vllm" (a vLLM engine)
+    backend: str = "hf"
+    #: vLLM engine settings: dtype, gpu_memory_utilization (None: vLLM's default), enforce_eager
+    vllm_dtype: str = "float32"
+    vllm_memory: float | None = None
+    vllm_eager: bool = False
 
     def __post_init__(self) -> None:
         from pearbench.datasets import DATASETS
@@ -146,6 +152,12 @@ class EvalConfig:
                 raise PearbenchError(f"heldout_files names {name!r}, which is not in heldout")
             if not isinstance(path, str) or not path:
                 raise PearbenchError(f"heldout_files.{name} must be a file path, got {path!r}")
+        if self.backend not in ("hf", "vllm"):
+            raise PearbenchError(f"backend must be 'hf' or 'vllm', got {self.backend!r}")
+        if self.vllm_memory is not None and not (
+            isinstance(self.vllm_memory, (int, float)) and 0 < self.vllm_memory <= 1
+        ):
+            raise PearbenchError(f"vllm_memory must be in (0, 1], got {self.vllm_memory!r}")
         for key in ("heldout_n", "heldout_max_new_tokens", "heldout_limit"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

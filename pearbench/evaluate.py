@@ -10,7 +10,7 @@ import numpy as np
 
 from pearbench.corpus import prompt_text
 from pearbench.envs.base import Game, Instance
-from pearbench.generation import GenerationConfig, HFBackend, sample_grouped
+from pearbench.generation import GenerationConfig, sample_grouped
 from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
 from pearbench.models import encode_prompt
 
@@ -59,12 +59,21 @@ def evaluate_policy(
     n_examples: int = 4,
     progress: bool = True,
     desc: str = "eval",
+    backend: Any = None,
 ) -> EvalResult:
     prompts = [
         encode_prompt(tokenizer, prompt_text(games[i.env], i, prompt_style), chat=chat) for i in instances
     ]
     by_prompt = sample_grouped(
-        HFBackend(model, tokenizer), prompts, n=n, config=config, seed=seed, progress=progress, desc=desc
+        prompts,
+        model=model,
+        tokenizer=tokenizer,
+        backend=backend,
+        n=n,
+        config=config,
+        seed=seed,
+        progress=progress,
+        desc=desc,
     )
     outcomes, maj, examples = [], [], []
     for index, (instance, group) in enumerate(zip(instances, by_prompt)):

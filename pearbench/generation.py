@@ -268,17 +268,25 @@ def score_responses(
 
 
 def sample_grouped(
-    backend: GenerationBackend,
     prompts: Sequence[Sequence[int]],
     *,
     n: int,
     config: GenerationConfig,
     seed: int,
+    model: torch.nn.Module | None = None,
+    tokenizer: Any = None,
+    backend: GenerationBackend | None = None,
     progress: bool = False,
     desc: str = "sample",
 ) -> list[list[Sample]]:
-    """``n`` samples per prompt, grouped by prompt (in prompt order), with a progress bar (rate and ETA)."""
+    """``n`` samples per prompt, grouped by prompt (in prompt order), with a progress bar (rate and ETA).
+
+    Sampled by ``backend`` when given, else by :class:`HFBackend` over ``model`` and ``tokenizer``.
+    """
     from tqdm.auto import tqdm
+
+    if backend is None:
+        backend = HFBackend(model, tokenizer)
 
     with tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="sample", leave=False) as bar:
         samples = backend.generate(prompts, n=n, config=config, seed=seed, progress=bar)

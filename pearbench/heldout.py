@@ -16,7 +16,7 @@ from typing import Any
 
 from pearbench.datasets import Problem
 from pearbench.errors import PearbenchError
-from pearbench.generation import GenerationConfig, HFBackend, sample_grouped
+from pearbench.generation import GenerationConfig, sample_grouped
 from pearbench.io import atomic_write_text
 from pearbench.models import encode_prompt
 from pearbench.scoring import ScoreReport, score_completions
@@ -62,8 +62,10 @@ def sample_completions(
         raise PearbenchError("no problems to evaluate")
     prompts = [encode_prompt(tokenizer, math_prompt(problem), chat=chat) for problem in problems]
     by_problem = sample_grouped(
-        backend if backend is not None else HFBackend(model, tokenizer),
         prompts,
+        model=model,
+        tokenizer=tokenizer,
+        backend=backend,
         n=n,
         config=config,
         seed=seed,

@@ -26,6 +26,7 @@ from pearbench.models import (
     load_model,
     load_trained_model,
     save_model,
+    trained_model_source,
 )
 
 if TYPE_CHECKING:
@@ -211,7 +212,11 @@ def pretrain(h: Harness, role: str, splits, tok):
 
 
 def check_models(h: Harness) -> None:
-    """Before any work: every pretrained base/teacher shares the run's tokenizer."""
+    """Before any work: every pretrained base/teacher shares the run's tokenizer; a vLLM sampler is importable."""
+    if h.profile.eval_config.backend == "vllm":
+        from pearbench.vllm_backend import _import_vllm
+
+        _import_vllm()
     pretrained = [
         (role, spec)
         for role, spec in (("student", h.profile.models.student), ("teacher", h.profile.models.teacher))
@@ -389,8 +394,32 @@ def _games_eval_key(h: Harness) -> dict[str, Any]:
     return {k: v for k, v in h.profile.eval.items() if not k.startswith("heldout")}
 
 
-def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> dict[str, Any]:
+def _sampler_key(h: Harness) -> dict[str, Any]:
+    """The evaluation sampler's settings, for stage keys (empty for the default sampler, so old keys stay)."""
+    e = h.profile.eval_config
+    if e.backend == "hf":
+        return {}
+    return {"backend": e.backend, "vllm_dtype": e.vllm_dtype}
+
+
+def eval_sampler(h: Harness, model_dir: Path):
+    """(model, tokenizer, backend) for an evaluation stage: the torch model with the default sampler, or, with
+    ``[eval] backend = "vllm"``, a vLLM engine over the stage's model folder (no torch model is loaded)."""
+    e = h.profile.eval_config
+    if e.backend == "vllm":
+        from pearbench.vllm_backend import VLLMBackend
+
+        engine: dict[str, Any] = {"enforce_eager": True} if e.vllm_eager else {}
+        if e.vllm_memory is not None:
+            engine["gpu_memory_utilization"] = e.vllm_memory
+        source = trained_model_source(model_dir)
+        return None, tokenizer(h), VLLMBackend(source, tokenizer=tokenizer(h), dtype=e.vllm_dtype, **engine)
     model, tok = _load(h, model_dir)
+    return model, tok, None
+
+
+def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> dict[str, Any]:
+    model, tok, backend = eval_sampler(h, model_dir)
     e = h.profile.eval_config
     result = evaluate_policy(
         model,
@@ -405,6 +434,7 @@ def _eval_model(h: Harness, model_dir: Path, splits, seed: int, desc: str) -> di
         chat=h.profile.models.chat_template,
         progress=h.request.progress,
         desc=desc,
+        backend=backend,
     )
     return {"outcomes": result.outcomes, "metrics": result.metrics, "examples": result.examples}
 
@@ -492,7 +522,8 @@ def heldout(
     )
     seed = 0 if which == "base" else hash_seed(h.seed, 505)
     out: dict[str, Any] = {}
-    model = tok = None
+    model = tok = backend = None
+    loaded = False
     for name, items in problems.items():
         key = {
             "model": model_stage.hash,
@@ -502,12 +533,14 @@ def heldout(
             "n": n,
             "chat": h.profile.models.chat_template,
             "seed": seed,
+            **_sampler_key(h),
         }
         stage = _stage(h, f"heldout_{which}", key)
         path = stage.path / "report.json"
         if not stage.done:
-            if model is None:
-                model, tok = _load(h, model_dir)
+            if not loaded:
+                model, tok, backend = eval_sampler(h, model_dir)
+                loaded = True
             result = evaluate_heldout(
                 model,
                 tok,
@@ -518,6 +551,7 @@ def heldout(
                 seed=seed,
                 chat=h.profile.models.chat_template,
                 progress=h.request.progress,
+                backend=backend,
             )
             write_completions(stage.path / "completions.jsonl", result.completions)
             report = result.report.to_dict()

