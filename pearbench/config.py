@@ -54,7 +54,7 @@ class ModelsConfig:
     chat_template: bool = False
 
     def __post_init__(self) -> None:
-        from pearbench.models import HF_PREFIX, SMOLLM2, model_choices
+        from pearbench.models import HF_PREFIX, SMOLLM2, model_choices, strip_hf_prefix
 
         for role in ("tokenizer", "student", "teacher"):
             value = getattr(self, role)
@@ -66,7 +66,7 @@ class ModelsConfig:
                 raise PearbenchError(
                     f"unknown {role} model {spec!r}; choose one of: {', '.join(model_choices())}"
                 )
-            if spec.startswith(HF_PREFIX) and not spec[len(HF_PREFIX) :].strip():
+            if spec.startswith(HF_PREFIX) and not strip_hf_prefix(spec):
                 raise PearbenchError(f"{role} {spec!r} names no model; write hf:<hub id or local folder>")
         pretrained = [r for r in ("student", "teacher") if getattr(self, r) not in TINY_SIZES]
         if pretrained and self.tokenizer == "char":
@@ -154,10 +154,9 @@ class EvalConfig:
                 raise PearbenchError(f"heldout_files.{name} must be a file path, got {path!r}")
         if self.backend not in ("hf", "vllm"):
             raise PearbenchError(f"backend must be 'hf' or 'vllm', got {self.backend!r}")
-        if self.vllm_memory is not None and not (
-            isinstance(self.vllm_memory, (int, float)) and 0 < self.vllm_memory <= 1
-        ):
-            raise PearbenchError(f"vllm_memory must be in (0, 1], got {self.vllm_memory!r}")
+        from pearbench.vllm_backend import check_memory_share
+
+        check_memory_share(self.vllm_memory, "vllm_memory")
         for key in ("heldout_n", "heldout_max_new_tokens", "heldout_limit"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -8,6 +8,8 @@ their folder and a rerun resumes from the newest complete checkpoint. Nothing ha
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import platform
 import subprocess
@@ -206,14 +208,11 @@ class Harness:
                 ("sft", sft_dir, sft_stage),
                 ("rl", rl_dir, rl_stage),
             ):
-
-                def job(d=model_dir, s=model_stage, w=which):
-                    if w != "base":
-                        return stages.heldout(self, heldout_sets, d, s, w)
-                    with file_lock(self.out / "cache" / ".shared.lock"):  # shared by every method: built once
-                        return stages.heldout(self, heldout_sets, d, s, w)
-
-                results = self._timed("heldout", job)
+                # the base model's held-out stage is shared by every method: built once, under the shared lock
+                shared = which == "base"
+                with file_lock(self.out / "cache" / ".shared.lock") if shared else contextlib.nullcontext():
+                    job = functools.partial(stages.heldout, self, heldout_sets, model_dir, model_stage, which)
+                    results = self._timed("heldout", job)
                 for name, result in results.items():
                     heldout.setdefault(name, {})[which] = result
         record = stages.record(

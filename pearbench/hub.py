@@ -125,10 +125,9 @@ def load_tokenizer(spec: str):
     """
     from transformers import AutoTokenizer
 
-    from pearbench.models import HF_PREFIX, SMOLLM2
+    from pearbench.models import SMOLLM2, strip_hf_prefix
 
-    text = spec[len(HF_PREFIX) :] if spec.startswith(HF_PREFIX) else spec
-    text = text.strip()
+    text = strip_hf_prefix(spec)
     if text == SMOLLM2:
         return prepare_tokenizer(AutoTokenizer.from_pretrained(smollm2_135m_dir(), local_files_only=True))
     if not text:
@@ -158,11 +157,11 @@ def model_fingerprint(spec: str) -> dict[str, Any]:
     A local folder: the names, sizes and modification times of its files. ``smollm2-135m``: the package version.
     A hub id: the id and the snapshot the local cache resolves it to (``None`` when it is not cached yet).
     """
-    from pearbench.models import HF_PREFIX, SMOLLM2
+    from pearbench.models import SMOLLM2, strip_hf_prefix
 
     if spec == SMOLLM2:
         return {"spec": spec, "package_version": _smollm2_version()}
-    text = spec[len(HF_PREFIX) :].strip() if spec.startswith(HF_PREFIX) else spec
+    text = strip_hf_prefix(spec)
     path = Path(text).expanduser()
     if path.is_dir():
         files = sorted(

@@ -180,6 +180,11 @@ HF_PREFIX = "hf:"
 SMOLLM2 = "smollm2-135m"
 
 
+def strip_hf_prefix(spec: str) -> str:
+    """The hub id or folder of an ``hf:<hub id or folder>`` spec (other text unchanged), without outer spaces."""
+    return (spec[len(HF_PREFIX) :] if spec.startswith(HF_PREFIX) else spec).strip()
+
+
 def model_choices() -> list[str]:
     """Every model spec :func:`resolve_model` accepts (``hf:<id-or-path>`` stands for any Hugging Face model)."""
     return [*TINY_SIZES, f"{HF_PREFIX}<hub id or local folder>", SMOLLM2]
@@ -218,7 +223,7 @@ def resolve_model(
         from pearbench.hub import load_hf_model
 
         target = spec[len(HF_PREFIX) :]
-        if not target.strip():
+        if not strip_hf_prefix(spec):
             raise PearbenchError(f"model spec {spec!r} names no model; write hf:<hub id or local folder>")
         return load_hf_model(target, cache_dir=cache_dir, dtype=dtype)
     if spec == SMOLLM2:
@@ -230,6 +235,34 @@ def resolve_model(
 
 #: A stage's ``model/`` folder holding only this file stands for a pretrained model used as it is (no weight copy).
 POINTER_FILE = "pearbench_model.json"
+
+
+def write_pointer(model_dir: str | Path, spec: str) -> None:
+    """Make ``model_dir`` a pointer to the pretrained model ``spec`` (a local ``hf:`` folder as an absolute path)."""
+    import shutil
+
+    from pearbench.io import atomic_write_json
+
+    folder = Path(strip_hf_prefix(spec)).expanduser()
+    if spec.startswith(HF_PREFIX) and folder.is_dir():
+        spec = HF_PREFIX + str(folder.resolve())
+    model_dir = Path(model_dir)
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    atomic_write_json(model_dir / POINTER_FILE, {"spec": spec})
+
+
+def read_pointer(model_dir: str | Path) -> str | None:
+    """The model spec a pointer folder names (see :func:`write_pointer`), or None when ``model_dir`` is no pointer."""
+    import json
+
+    pointer = Path(model_dir).expanduser() / POINTER_FILE
+    if not pointer.is_file():
+        return None
+    try:
+        return str(json.loads(pointer.read_text())["spec"])
+    except (ValueError, KeyError, TypeError):
+        raise PearbenchError(f'{pointer} is not a valid model pointer (expected {{"spec": ...}})') from None
 
 
 def check_trained_model_spec(model: str | Path, *, what: str = "model") -> None:
@@ -251,23 +284,18 @@ def check_trained_model_spec(model: str | Path, *, what: str = "model") -> None:
 def trained_model_source(model: str | Path, *, what: str = "model") -> str:
     """What an engine that loads by name (vLLM) should load for a :func:`load_trained_model` spec: a folder or a
     Hugging Face hub id (a stage pointer is followed; ``smollm2-135m`` is its converted folder)."""
-    import json
-
     check_trained_model_spec(model, what=what)
     text = str(model)
     folder = Path(text).expanduser()
-    if folder.is_dir() and (folder / POINTER_FILE).is_file():
-        try:
-            text = json.loads((folder / POINTER_FILE).read_text())["spec"]
-        except (ValueError, KeyError, TypeError):
-            raise PearbenchError(f"{folder / POINTER_FILE} is not a valid model pointer") from None
-    elif folder.is_dir():
-        return str(folder)
+    if folder.is_dir():
+        text = read_pointer(folder)
+        if text is None:
+            return str(folder)
     if text == SMOLLM2:
         from pearbench.hub import smollm2_135m_dir
 
         return str(smollm2_135m_dir())
-    return text[len(HF_PREFIX) :].strip() if text.startswith(HF_PREFIX) else text
+    return strip_hf_prefix(text)
 
 
 def load_trained_model(model: str | Path, *, what: str = "model", dtype: torch.dtype | None = None):
@@ -276,20 +304,12 @@ def load_trained_model(model: str | Path, *, what: str = "model", dtype: torch.d
 
     A tiny size is refused: it would be a freshly initialised model. ``what`` names the model in errors.
     """
-    import json
-
     check_trained_model_spec(model, what=what)
     text = str(model)
     folder = Path(text).expanduser()
     if folder.is_dir():
-        pointer = folder / POINTER_FILE
-        if pointer.is_file():
-            try:
-                spec = json.loads(pointer.read_text())["spec"]
-            except (ValueError, KeyError, TypeError):
-                raise PearbenchError(
-                    f'{pointer} is not a valid model pointer (expected {{"spec": ...}})'
-                ) from None
+        spec = read_pointer(folder)
+        if spec is not None:
             return resolve_model(spec, dtype=dtype)
         from pearbench.hub import load_hf_model
 

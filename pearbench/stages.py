@@ -18,15 +18,15 @@ from pearbench.generation import GenerationConfig, HFBackend, score_responses
 from pearbench.hashing import config_hash
 from pearbench.io import atomic_write_json
 from pearbench.models import (
-    POINTER_FILE,
     TINY_SIZES,
     build_char_tokenizer,
     build_tiny_model,
     encode_prompt,
     load_model,
-    load_trained_model,
+    read_pointer,
+    resolve_model,
     save_model,
-    trained_model_source,
+    write_pointer,
 )
 
 if TYPE_CHECKING:
@@ -165,12 +165,10 @@ def pretrain(h: Harness, role: str, splits, tok):
         model = build_tiny_model(size, tok, seed=seed)
     else:
         if cfg.steps == 0:
-            _write_pointer(model_dir, size)
+            write_pointer(model_dir, size)
             stage.finish({"pretrained": size, "steps": 0})
             _log(f"  {role}: pretrained model {size}, used as it is")
             return model_dir, stage
-        from pearbench.models import resolve_model
-
         model, _ = resolve_model(size, dtype=torch.float32)
     model = model.to(h.profile.torch_device())
     corpus = trace_corpus(
@@ -247,25 +245,12 @@ def _check_shared_vocab(h: Harness, spec: str, tok, role: str) -> None:
         )
 
 
-def _write_pointer(model_dir: Path, spec: str) -> None:
-    """``model/pearbench_model.json`` naming the pretrained model (a local folder as an absolute path)."""
-    import shutil
-
-    from pearbench.models import HF_PREFIX
-
-    if spec.startswith(HF_PREFIX) and Path(spec[len(HF_PREFIX) :].strip()).expanduser().is_dir():
-        spec = HF_PREFIX + str(Path(spec[len(HF_PREFIX) :].strip()).expanduser().resolve())
-
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    atomic_write_json(model_dir / POINTER_FILE, {"spec": spec})
-
-
 def _load(h: Harness, model_dir: Path):
     """A stage's model on the profile's device (its saved folder, or the pretrained model its pointer names), with
     the run's shared tokenizer: every stage encodes prompts and stops on EOS with the same tokenizer."""
-    if (model_dir / POINTER_FILE).exists():
-        model, _ = load_trained_model(model_dir, dtype=torch.float32)
+    spec = read_pointer(model_dir)
+    if spec is not None:
+        model, _ = resolve_model(spec, dtype=torch.float32)
     else:
         model, _ = load_model(model_dir, dtype=torch.float32)
     return model.to(h.profile.torch_device()), tokenizer(h)
@@ -407,13 +392,13 @@ def eval_sampler(h: Harness, model_dir: Path):
     ``[eval] backend = "vllm"``, a vLLM engine over the stage's model folder (no torch model is loaded)."""
     e = h.profile.eval_config
     if e.backend == "vllm":
-        from pearbench.vllm_backend import VLLMBackend
+        from pearbench.vllm_backend import backend_for_model
 
-        engine: dict[str, Any] = {"enforce_eager": True} if e.vllm_eager else {}
-        if e.vllm_memory is not None:
-            engine["gpu_memory_utilization"] = e.vllm_memory
-        source = trained_model_source(model_dir)
-        return None, tokenizer(h), VLLMBackend(source, tokenizer=tokenizer(h), dtype=e.vllm_dtype, **engine)
+        tok = tokenizer(h)
+        engine = backend_for_model(
+            model_dir, tokenizer=tok, dtype=e.vllm_dtype, memory=e.vllm_memory, eager=e.vllm_eager
+        )
+        return None, tok, engine
     model, tok = _load(h, model_dir)
     return model, tok, None
 
@@ -770,10 +755,10 @@ def record(
         "timings": {k: round(v, 3) for k, v in h.timings.items()},
         "profile_override": h.profile.raw if h.profile.override_file else None,
     }
-    if heldout:
-        body["heldout"] = (
-            heldout  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated}}}
-        )
+    if (
+        heldout
+    ):  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, outcomes}}}
+        body["heldout"] = heldout
     final = finalize_record(body)
     path = write_record(h.out, final)
     final["_path"] = str(path)

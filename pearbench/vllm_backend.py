@@ -38,6 +38,42 @@ def _import_vllm():
     return vllm
 
 
+def check_memory_share(value: float | None, name: str) -> None:
+    """``gpu_memory_utilization`` must be None (vLLM's default) or in (0, 1]; ``name`` says where it was set."""
+    if value is not None and not (isinstance(value, (int, float)) and 0 < value <= 1):
+        raise PearbenchError(f"{name} must be in (0, 1], got {value!r}")
+
+
+def backend_for_model(
+    model: str | Path,
+    *,
+    tokenizer: Any = None,
+    dtype: str = "float32",
+    memory: float | None = None,
+    eager: bool = False,
+    seed: int = 0,
+    memory_name: str = "vllm_memory",
+) -> VLLMBackend:
+    """A :class:`VLLMBackend` over any trained-model spec (a model folder, a stage's pointer folder, ``hf:...`` or
+    ``smollm2-135m``; see :func:`pearbench.models.trained_model_source`).
+
+    ``tokenizer``: the one to encode and stop with (default: the model's own); ``memory``: gpu_memory_utilization
+    (checked, named ``memory_name`` in the error); ``eager``: enforce_eager.
+    """
+    from pearbench.models import trained_model_source
+
+    check_memory_share(memory, memory_name)
+    source = trained_model_source(model)
+    if tokenizer is None:
+        from pearbench.hub import load_tokenizer
+
+        tokenizer = load_tokenizer(source)
+    engine: dict[str, Any] = {"enforce_eager": True} if eager else {}
+    if memory is not None:
+        engine["gpu_memory_utilization"] = memory
+    return VLLMBackend(source, tokenizer=tokenizer, dtype=dtype, seed=seed, **engine)
+
+
 def request_seed(seed: int, prompt_index: int) -> int:
     """The per-request sampling seed: a hash of (seed, prompt index) that fits a signed 63-bit integer."""
     return int(np.random.default_rng([abs(int(seed)), int(prompt_index), 4099]).integers(0, 2**62))

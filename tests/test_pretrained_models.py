@@ -16,9 +16,8 @@ from safetensors.torch import load_file
 from pearbench.config import load_profile
 from pearbench.errors import PearbenchError
 from pearbench.harness import RunRequest, run
-from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt, save_model
+from pearbench.models import POINTER_FILE, build_char_tokenizer, build_tiny_model, encode_prompt, save_model
 from pearbench.results import load_records
-from pearbench.stages import POINTER_FILE
 
 
 def _model_dir(smoke_dir: Path, role: str) -> Path:
@@ -195,11 +194,11 @@ def test_pretraining_keys_change_with_tokenizer_and_chat_but_not_for_char_defaul
 def test_pointer_names_a_local_folder_by_its_absolute_path(
     tmp_path: Path, monkeypatch, smoke_dir: Path
 ) -> None:
-    from pearbench.stages import _write_pointer
+    from pearbench.models import write_pointer
 
     model = _model_dir(smoke_dir, "base")
     monkeypatch.chdir(model.parent)
-    _write_pointer(tmp_path / "model", "hf:model")
+    write_pointer(tmp_path / "model", "hf:model")
     assert json.loads((tmp_path / "model" / POINTER_FILE).read_text())["spec"] == f"hf:{model.resolve()}"
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / POINTER_FILE).write_text("{}")

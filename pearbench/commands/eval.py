@@ -181,19 +181,17 @@ def _run_model(args: argparse.Namespace) -> int:
         problems = problems[: args.limit]
     backend = None
     if args.backend == "vllm":
-        from pearbench.hub import load_tokenizer
-        from pearbench.models import trained_model_source
-        from pearbench.vllm_backend import VLLMBackend
+        from pearbench.vllm_backend import backend_for_model
 
-        source = trained_model_source(args.model)
-        tokenizer = load_tokenizer(source)
-        engine: dict[str, object] = {"enforce_eager": True} if args.vllm_eager else {}
-        if args.vllm_memory is not None:
-            if not 0 < args.vllm_memory <= 1:
-                raise PearbenchError(f"--vllm-memory must be in (0, 1], got {args.vllm_memory}")
-            engine["gpu_memory_utilization"] = args.vllm_memory
-        backend = VLLMBackend(source, tokenizer=tokenizer, dtype=args.vllm_dtype, seed=args.seed, **engine)
-        model = None
+        backend = backend_for_model(
+            args.model,
+            dtype=args.vllm_dtype,
+            memory=args.vllm_memory,
+            eager=args.vllm_eager,
+            seed=args.seed,
+            memory_name="--vllm-memory",
+        )
+        model, tokenizer = None, backend.tokenizer
     else:
         model, tokenizer = load_trained_model(args.model, dtype=torch.float32)
         model = model.to(device).eval()
