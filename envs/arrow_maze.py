@@ -335,6 +335,7 @@ class ArrowMaze(Game):
     name = "arrow_maze"
     title = "ArrowMaze"
     family = "grid puzzle"
+    category = "grid"
     description = "Number an arrow grid along a path that follows the arrows through every cell (Signpost)."
     Config = ArrowMazeConfig
     levels = {

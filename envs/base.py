@@ -3,7 +3,9 @@
 A game subclass declares:
 
 - ``name`` (registry name, ``"countdown"``), ``title`` (``"Countdown"``, used in the Gymnasium id
-  ``pearbench/Countdown-v0``), ``version``, ``family`` and a one-line ``description``;
+  ``pearbench/Countdown-v0``), ``version``, ``family`` (a free-text subtitle) and a one-line ``description``;
+- ``category``: one of :data:`CATEGORIES` (crypto, arithmetic, logic, grid, graph, search, sequential), the
+  reference suites' seven groups; checked at registration;
 - ``Config``: a dataclass of difficulty knobs, and ``levels``: difficulty name -> ``Config`` keyword arguments
   (at least three levels); ``default_difficulty``;
 - ``trace_styles``: at least two distinct solver trace styles;
@@ -33,6 +35,9 @@ from pearbench.answer import extract_answer
 from pearbench.errors import PearbenchError, unknown
 from pearbench.hashing import canonical_json, config_hash
 from pearbench.verdict import Verdict
+
+#: The seven game categories of the reference suites (Enigmata's grouping); every game declares one.
+CATEGORIES = ("crypto", "arithmetic", "logic", "grid", "graph", "search", "sequential")
 
 #: Extracted answers longer than this are rejected without parsing (keeps every verifier well under 1 s).
 MAX_ANSWER_CHARS = 10_000
@@ -80,6 +85,8 @@ class Game(ABC):
     title: ClassVar[str]
     version: ClassVar[int] = 0
     family: ClassVar[str] = "logic"
+    #: one of CATEGORIES; required (checked by register_env)
+    category: ClassVar[str]
     description: ClassVar[str] = ""
     Config: ClassVar[type]
     levels: ClassVar[dict[str, dict[str, Any]]]

@@ -229,6 +229,7 @@ class Cipher(Game):
     name = "cipher"
     title = "Cipher"
     family = "cipher"
+    category = "crypto"
     description = "Decrypt a Caesar, Vigenere or substitution cipher of common English words."
     Config = CipherConfig
     levels = {

@@ -200,6 +200,7 @@ class Countdown(Game):
     name = "countdown"
     title = "Countdown"
     family = "arithmetic puzzle"
+    category = "arithmetic"
     description = "Reach the target using each given number exactly once with + - * /."
     Config = CountdownConfig
     levels = {

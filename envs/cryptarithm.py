@@ -162,6 +162,7 @@ class Cryptarithm(Game):
     name = "cryptarithm"
     title = "Cryptarithm"
     family = "arithmetic puzzle"
+    category = "arithmetic"
     description = "Replace letters by distinct digits so that the addition of words is correct."
     Config = CryptarithmConfig
     levels = {

@@ -221,6 +221,7 @@ class Futoshiki(Game):
     name = "futoshiki"
     title = "Futoshiki"
     family = "grid puzzle"
+    category = "grid"
     description = "Fill a Latin square that obeys inequality signs between neighbouring cells."
     Config = FutoshikiConfig
     levels = {

@@ -159,6 +159,7 @@ class Hanoi(Game):
     name = "hanoi"
     title = "Hanoi"
     family = "planning"
+    category = "sequential"
     description = "Rearrange disks on three pegs from a start to a goal arrangement in the fewest moves."
     Config = HanoiConfig
     levels = {

@@ -192,6 +192,7 @@ class KnightsKnaves(Game):
     name = "knights_knaves"
     title = "KnightsKnaves"
     family = "logic puzzle"
+    category = "logic"
     description = "Knights always tell the truth, knaves always lie: find who is which (unique solution)."
     Config = KnightsKnavesConfig
     levels = {

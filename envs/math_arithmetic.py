@@ -115,6 +115,7 @@ class MathArithmetic(Game):
     name = "math_arithmetic"
     title = "MathArithmetic"
     family = "math"
+    category = "arithmetic"
     answer_kind = "math"
     description = "Evaluate an arithmetic expression exactly (integers, + - * /, parentheses)."
     Config = ArithmeticConfig

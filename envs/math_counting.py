@@ -54,6 +54,7 @@ class MathCounting(Game):
     name = "math_counting"
     title = "MathCounting"
     family = "math"
+    category = "arithmetic"
     answer_kind = "math"
     description = "Count selections and arrangements: C(n,k), P(n,k), word rearrangements, committees."
     Config = CountingConfig

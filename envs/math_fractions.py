@@ -94,6 +94,7 @@ class MathFractions(Game):
     name = "math_fractions"
     title = "MathFractions"
     family = "math"
+    category = "arithmetic"
     answer_kind = "math"
     description = "Add, subtract, multiply or divide fractions (left to right) and reduce the result."
     Config = FractionsConfig

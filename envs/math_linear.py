@@ -112,6 +112,7 @@ class MathLinear(Game):
     name = "math_linear"
     title = "MathLinear"
     family = "math"
+    category = "arithmetic"
     answer_kind = "math"
     description = "Solve a linear equation in x, or a 2x2 linear system in x and y, exactly."
     Config = LinearConfig

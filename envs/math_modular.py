@@ -59,6 +59,7 @@ class MathModular(Game):
     name = "math_modular"
     title = "MathModular"
     family = "math"
+    category = "arithmetic"
     answer_kind = "math"
     description = "Residues modulo m: sums, products, powers (square and multiply), linear congruences."
     Config = ModularConfig

@@ -162,6 +162,7 @@ class Maze(Game):
     name = "maze"
     title = "Maze"
     family = "grid navigation"
+    category = "search"
     description = "Find a shortest path from S to G through a grid maze (U/D/L/R moves)."
     Config = MazeConfig
     levels = {

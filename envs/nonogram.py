@@ -196,6 +196,7 @@ class Nonogram(Game):
     name = "nonogram"
     title = "Nonogram"
     family = "grid puzzle"
+    category = "grid"
     description = "Fill a grid so that every row and column matches its run-length clue."
     Config = NonogramConfig
     levels = {

@@ -182,6 +182,7 @@ class NQueens(Game):
     name = "nqueens"
     title = "NQueens"
     family = "constraint satisfaction"
+    category = "grid"
     description = "Complete an n-queens board on which some queens are already placed."
     Config = NQueensConfig
     levels = {

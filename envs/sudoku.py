@@ -184,6 +184,7 @@ class Sudoku(Game):
     name = "sudoku"
     title = "Sudoku"
     family = "grid puzzle"
+    category = "grid"
     description = "Complete a 4x4, 6x6 or 9x9 Sudoku grid (any valid completion of the clues counts)."
     Config = SudokuConfig
     levels = {

@@ -273,6 +273,7 @@ class Zebra(Game):
     name = "zebra"
     title = "Zebra"
     family = "logic puzzle"
+    category = "logic"
     description = "Einstein-style puzzle: deduce each house's attributes from clues (unique solution)."
     Config = ZebraConfig
     levels = {

@@ -47,6 +47,14 @@ def register_env(cls: G | None = None, *, override: bool = False):
                 raise PearbenchError(
                     f"environment class {game_cls.__name__} lacks required attribute {attr!r}"
                 )
+        from pearbench.envs.base import CATEGORIES
+
+        category = getattr(game_cls, "category", None)
+        if category not in CATEGORIES:
+            raise PearbenchError(
+                f"environment {game_cls.name} must declare category, one of: {', '.join(CATEGORIES)} "
+                f"(got {category!r})"
+            )
         if len(game_cls.trace_styles) < 2:
             raise PearbenchError(f"environment {game_cls.name} must offer at least two trace styles")
         if game_cls.default_difficulty not in game_cls.levels:

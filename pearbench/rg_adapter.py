@@ -95,6 +95,7 @@ class ReasoningGymGame(Game):
 
     task: str = ""
     family = "reasoning-gym"
+    category = "logic"  # reasoning-gym's own grouping differs; its tasks are filed under logic
     Config = ReasoningGymConfig
     levels = {"default": {}}
     default_difficulty = "default"
