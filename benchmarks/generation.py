@@ -3,7 +3,7 @@
 The default student (tiny-2x128, char tokenizer) samples ``--batch`` countdown prompts at temperature 1 for
 ``--max-new-tokens`` tokens; rounds alternate KV-cached and uncached generation (the order flips each round), and
 the medians of generated tokens per second are printed with the ratio cached / uncached. If vLLM is importable,
-the same job through :class:`pearbench.vllm_backend.VLLMBackend` is timed too. A random model rarely emits EOS, so
+the same job through :class:`pearbench.models.vllm.VLLMBackend` is timed too. A random model rarely emits EOS, so
 nearly every sample runs to the token limit: the numbers measure decoding, not early stopping.
 
     python benchmarks/generation.py [--rounds 5] [--batch 64] [--max-new-tokens 64] [--threads N]
@@ -22,9 +22,9 @@ import time
 import torch
 from tqdm import tqdm
 
-from pearbench.corpus import prompt_text
-from pearbench.generation import GenerationConfig, HFBackend
-from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt, save_model
+from pearbench.harness.corpus import prompt_text
+from pearbench.models.families import build_char_tokenizer, build_tiny_model, encode_prompt, save_model
+from pearbench.models.generation import GenerationConfig, HFBackend
 from pearbench.registry import get_game_class
 
 
@@ -97,7 +97,7 @@ def main() -> None:
     except ImportError:
         print("vllm: not importable here, skipped (see docs/models.md to run it in its own venv)")
         return
-    from pearbench.vllm_backend import VLLMBackend
+    from pearbench.models.vllm import VLLMBackend
 
     with tempfile.TemporaryDirectory() as folder:
         save_model(model, tokenizer, folder)

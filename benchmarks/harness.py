@@ -29,11 +29,11 @@ from dataclasses import replace
 import torch
 from tqdm import tqdm
 
-from pearbench.config import load_profile
-from pearbench.corpus import prompt_text
-from pearbench.grpo import train_grpo
-from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt
+from pearbench.harness.config import load_profile
+from pearbench.harness.corpus import prompt_text
+from pearbench.models.families import build_char_tokenizer, build_tiny_model, encode_prompt
 from pearbench.registry import get_game_class
+from pearbench.train.grpo import train_grpo
 
 
 def pearbench_step(model, tokenizer, prompts, reward, config, seed: int) -> tuple[float, float]:

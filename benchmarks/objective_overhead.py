@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from pearbench.methods import get_method
+from pearbench.train.methods import get_method
 
 METHODS = ("sft", "dft", "pear-seq", "pear-token", "pear-block")
 

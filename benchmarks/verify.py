@@ -22,7 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
-from pearbench.verify import MathVerifier, exact_shortcut
+from pearbench.verify.normalize import exact_shortcut
+from pearbench.verify.pool import MathVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +96,7 @@ def main() -> None:
         per_second, correct, errors = rate(slow, pairs, args.timeout)
         print(f"   (d) as (b), math-verify for every check (no exact fast path): {per_second:7.1f} checks/s")
     # CPU cost per check, in this process (no pool, no other load counted): what 2 idle cores could sustain
-    from pearbench.verify import _quiet_math_verify, check_pair
+    from pearbench.verify.normalize import _quiet_math_verify, check_pair
 
     _quiet_math_verify()
     for gold in olympiad:

@@ -31,10 +31,10 @@ from typing import Any, ClassVar
 import gymnasium
 from gymnasium import spaces
 
-from pearbench.answer import extract_answer
 from pearbench.errors import PearbenchError, unknown
 from pearbench.hashing import canonical_json, config_hash
-from pearbench.verdict import Verdict
+from pearbench.verify.answer import extract_answer
+from pearbench.verify.verdict import Verdict
 
 #: The seven game categories of the reference suites (Enigmata's grouping); every game declares one.
 CATEGORIES = ("crypto", "arithmetic", "logic", "grid", "graph", "search", "sequential")
@@ -186,10 +186,9 @@ class GameEnv(gymnasium.Env):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
-    def __init__(self, game: str, difficulty: str | None = None, compact: bool = False, **knobs: Any) -> None:
-        from pearbench.registry import make_game
-
-        self.game = make_game(game, difficulty=difficulty, **knobs)
+    def __init__(self, game: Game, compact: bool = False) -> None:
+        # Built by :func:`pearbench.registry.make_env` (the Gymnasium entry point), which looks the game up.
+        self.game = game
         self.compact = compact
         self.observation_space = spaces.Text(max_length=TEXT_MAX_LENGTH, charset=TEXT_CHARSET)
         self.action_space = spaces.Text(max_length=TEXT_MAX_LENGTH, charset=TEXT_CHARSET)

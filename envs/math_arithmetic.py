@@ -1,7 +1,7 @@
 """Arithmetic: evaluate an expression of whole numbers with + - * / and parentheses, exactly.
 
 Answer: the exact value, an integer or a fraction (``-7/2``). Equivalent forms are accepted (``14/4``, ``-3.5``,
-``\\frac{-7}{2}``); the check parses the number itself (:func:`pearbench.verify.parse_rational`), never the expression.
+``\\frac{-7}{2}``); the check parses the number itself (:func:`pearbench.verify.normalize.parse_rational`), never the expression.
 The gold is computed with :class:`fractions.Fraction` on the expression tree.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
-from pearbench.verify import format_rational, parse_rational
+from pearbench.verify.normalize import format_rational, parse_rational
 
 _OPS = "+-*/"
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}

@@ -15,7 +15,7 @@ from typing import Any
 
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
-from pearbench.verify import parse_rational
+from pearbench.verify.normalize import parse_rational
 
 _KINDS = ("choose", "arrange", "word", "committee")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -1,7 +1,7 @@
 """Fractions: add, subtract, multiply or divide two or three fractions and reduce the result.
 
 Answer: the exact value, e.g. ``5/6`` or ``-2``. Equivalent forms are accepted (``10/12``, ``0.8333`` is not: only
-exact decimals such as ``0.5`` equal a fraction); the check parses the number (:func:`pearbench.verify.parse_rational`).
+exact decimals such as ``0.5`` equal a fraction); the check parses the number (:func:`pearbench.verify.normalize.parse_rational`).
 The gold is computed with :class:`fractions.Fraction`.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
-from pearbench.verify import format_rational, parse_rational
+from pearbench.verify.normalize import format_rational, parse_rational
 
 _OPS = "+-*/"
 _SYMBOLS = {"+": "+", "-": "-", "*": "*", "/": ":"}

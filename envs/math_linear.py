@@ -15,7 +15,7 @@ from typing import Any
 
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
-from pearbench.verify import format_rational, parse_rational
+from pearbench.verify.normalize import format_rational, parse_rational
 
 _KINDS = ("one_side", "two_sides", "system")
 _MAX_ANSWER_CHARS = 200

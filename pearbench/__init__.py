@@ -6,15 +6,13 @@
 __version__ = "0.1.0"
 
 from pearbench.errors import PearbenchError  # noqa: E402
-from pearbench.verdict import Verdict  # noqa: E402
+from pearbench.verify.verdict import Verdict  # noqa: E402
 
 __all__ = ["PearbenchError", "Verdict", "__version__"]
 
 
-def _register_bundled() -> None:
-    from pearbench import registry
+from pearbench import registry as _registry  # noqa: E402
+from pearbench._lazy import install_moved_module_finder as _install_moved_module_finder  # noqa: E402
 
-    registry.ensure_loaded()
-
-
-_register_bundled()
+_install_moved_module_finder()
+_registry.ensure_loaded()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -140,3 +141,11 @@ def iter_jsonl(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, Any
             if not isinstance(value, dict):
                 raise PearbenchError(f"{where}: expected a JSON object, got {_json_kind(value)}")
             yield number, value
+
+
+def finite_log(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A per-step training log with every non-finite float (NaN, inf) replaced by None, so it is valid JSON."""
+    return [
+        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in entry.items()}
+        for entry in log
+    ]

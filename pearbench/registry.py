@@ -21,9 +21,12 @@ from typing import Any, TypeVar
 
 import gymnasium
 
+from pearbench.envs.base import CATEGORIES, Game, GameEnv
 from pearbench.errors import PearbenchError, unknown
 
 ENTRY_POINT_GROUP = "pearbench.environments"
+#: Modules of ``pearbench.envs`` that hold no game.
+NOT_GAMES = frozenset({"base", "splits", "rg_adapter"})
 _GAMES: dict[str, type] = {}
 _LOADED = False
 _log = logging.getLogger(__name__)
@@ -38,8 +41,6 @@ def register_env(cls: G | None = None, *, override: bool = False):
     """
 
     def decorate(game_cls: G) -> G:
-        from pearbench.envs.base import Game
-
         if not (isinstance(game_cls, type) and issubclass(game_cls, Game)):
             raise PearbenchError(f"register_env expects a Game subclass, got {game_cls!r}")
         for attr in ("name", "title", "Config", "levels"):
@@ -47,8 +48,6 @@ def register_env(cls: G | None = None, *, override: bool = False):
                 raise PearbenchError(
                     f"environment class {game_cls.__name__} lacks required attribute {attr!r}"
                 )
-        from pearbench.envs.base import CATEGORIES
-
         category = getattr(game_cls, "category", None)
         if category not in CATEGORIES:
             raise PearbenchError(
@@ -71,7 +70,7 @@ def register_env(cls: G | None = None, *, override: bool = False):
             del gymnasium.registry[gym_id]
         gymnasium.register(
             id=gym_id,
-            entry_point="pearbench.envs.base:GameEnv",
+            entry_point="pearbench.registry:make_env",
             kwargs={"game": game_cls.name},
             disable_env_checker=True,
             order_enforce=False,
@@ -84,7 +83,7 @@ def register_env(cls: G | None = None, *, override: bool = False):
 
 
 def bundled_modules() -> list[str]:
-    """Every game module shipped in ``pearbench.envs`` (all modules but ``base`` and private ones)."""
+    """Every game module shipped in ``pearbench.envs`` (all but :data:`NOT_GAMES` and private ones)."""
     import pkgutil
 
     import pearbench.envs
@@ -92,7 +91,7 @@ def bundled_modules() -> list[str]:
     return sorted(
         info.name
         for info in pkgutil.iter_modules(pearbench.envs.__path__)
-        if not info.name.startswith("_") and info.name not in {"base", "splits"}
+        if not info.name.startswith("_") and info.name not in NOT_GAMES
     )
 
 
@@ -133,6 +132,11 @@ def get_game_class(name: str) -> type:
 def make_game(name: str, difficulty: str | None = None, **knobs: Any):
     """Instantiate a game by name at a difficulty level, with optional knob overrides."""
     return get_game_class(name)(difficulty=difficulty, **knobs)
+
+
+def make_env(game: str, difficulty: str | None = None, compact: bool = False, **knobs: Any):
+    """Gymnasium entry point of every ``pearbench/<Title>-v<version>`` id: the game wrapped in a ``GameEnv``."""
+    return GameEnv(make_game(game, difficulty=difficulty, **knobs), compact=compact)
 
 
 def list_games() -> list[type]:

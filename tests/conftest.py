@@ -26,7 +26,7 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
 @pytest.fixture(scope="session")
 def smoke_dir(tmp_path_factory) -> Path:
     """One smoke-profile run of pear-seq (every stage, tiny sizes); tests may add runs but never delete its files."""
-    from pearbench.harness import RunRequest, run
+    from pearbench.harness.runner import RunRequest, run
 
     out = tmp_path_factory.mktemp("smoke")
     run(RunRequest(method="pear-seq", profile="smoke", out=str(out), progress=False))

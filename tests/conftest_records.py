@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pearbench.metrics import bootstrap_ci, pass_at_k_array
-from pearbench.results import finalize_record, make_run_id
+from pearbench.results.records import finalize_record, make_run_id
 
 SUITE = "countdown-mix"
 PROFILE = "smoke"
@@ -187,9 +187,9 @@ def render_all_to(results_dir: str, out_dir: str) -> None:
     """Every format and plot of every suite under ``results_dir``, written to ``out_dir`` (for byte-stability checks)."""
     from pathlib import Path
 
-    from pearbench.leaderboard import build_leaderboards, render
-    from pearbench.plots import plot_images
-    from pearbench.results import load_records
+    from pearbench.results.leaderboard import build_leaderboards, render
+    from pearbench.results.plots import plot_images
+    from pearbench.results.records import load_records
 
     out = Path(out_dir)
     boards = build_leaderboards(load_records(results_dir), progress=False)

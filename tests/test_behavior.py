@@ -13,13 +13,17 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from pearbench.behavior import SCHEMA_VERSION, mismatch_stats, read_parquet, validate_rows, write_parquet
 from pearbench.cli import main
-from pearbench.commands.data import score_jsonl
 from pearbench.errors import PearbenchError
-from pearbench.generation import score_responses
-from pearbench.methods import load_recipe
-from pearbench.models import (
+from pearbench.harness.behavior import (
+    SCHEMA_VERSION,
+    mismatch_stats,
+    read_parquet,
+    validate_rows,
+    write_parquet,
+)
+from pearbench.harness.datagen import score_jsonl
+from pearbench.models.families import (
     build_char_tokenizer,
     build_tiny_model,
     encode_prompt,
@@ -27,7 +31,9 @@ from pearbench.models import (
     load_model,
     save_model,
 )
-from pearbench.sft import SFTConfig, train_sft
+from pearbench.models.generation import score_responses
+from pearbench.train.methods import load_recipe
+from pearbench.train.sft import SFTConfig, train_sft
 
 VOCAB = 104
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from pearbench.datasets import Problem
 from pearbench.registry import make_game
-from pearbench.scoring import score_completions
-from pearbench.verify import MathVerifier, extract_math_answer, parse_rational, verify_math
+from pearbench.verify.datasets import Problem
+from pearbench.verify.normalize import extract_math_answer, parse_rational
+from pearbench.verify.pool import MathVerifier, verify_math
+from pearbench.verify.scoring import score_completions
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {"eval", "exec", "sympify", "parse_expr"}

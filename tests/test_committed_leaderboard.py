@@ -27,7 +27,7 @@ def test_committed_table_regenerates_byte_for_byte(tmp_path: Path) -> None:
 
 
 def test_committed_records_pass_checksum_and_recipe_checks() -> None:
-    from pearbench.results import load_records
+    from pearbench.results.records import load_records
 
     files = sorted((BOARD / "records").glob("*.json"))
     if not files:

@@ -1,4 +1,4 @@
-"""pearbench.datasets: the registry, local JSONL/parquet loading, malformed files, champ, and the shared copies."""
+"""pearbench.verify.datasets: the registry, local JSONL/parquet loading, malformed files, champ, and the shared copies."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pearbench.datasets import DATASETS, Problem, load_dataset, load_problems_file
 from pearbench.errors import PearbenchError
-from pearbench.verify import verify_math_batch
+from pearbench.verify.datasets import DATASETS, Problem, load_dataset, load_problems_file
+from pearbench.verify.pool import verify_math_batch
 
 SHARED_DATA = Path(
     os.environ.get("PEARBENCH_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")

@@ -20,7 +20,7 @@ import pearbench
 from pearbench.envs.base import Game, Instance
 from pearbench.errors import PearbenchError
 from pearbench.registry import bundled_modules, list_games, make_game
-from pearbench.verdict import Verdict
+from pearbench.verify.verdict import Verdict
 
 GAMES = [game_cls.name for game_cls in list_games()]
 GAME_LEVELS = [(game_cls.name, level) for game_cls in list_games() for level in game_cls.levels]
@@ -232,7 +232,7 @@ class _FakeDataset:
 
 @pytest.fixture
 def fake_reasoning_gym(monkeypatch):
-    from pearbench import rg_adapter
+    from pearbench.envs import rg_adapter
 
     calls = []
 
@@ -254,7 +254,7 @@ def fake_reasoning_gym(monkeypatch):
 
 
 def test_reasoning_gym_adapter_with_a_fake_module(fake_reasoning_gym) -> None:
-    from pearbench import rg_adapter
+    from pearbench.envs import rg_adapter
     from pearbench.envs.splits import make_splits
 
     assert rg_adapter.available() and rg_adapter.list_tasks() == ["toy_add", "toy_other"]
@@ -290,7 +290,7 @@ def test_reasoning_gym_adapter_with_a_fake_module(fake_reasoning_gym) -> None:
 
 
 def test_reasoning_gym_missing_is_a_clear_error(monkeypatch) -> None:
-    from pearbench import rg_adapter
+    from pearbench.envs import rg_adapter
 
     monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # makes `import reasoning_gym` fail
     assert not rg_adapter.available()
@@ -300,7 +300,7 @@ def test_reasoning_gym_missing_is_a_clear_error(monkeypatch) -> None:
 
 def test_reasoning_gym_adapter_with_the_real_package() -> None:
     pytest.importorskip("reasoning_gym")
-    from pearbench import rg_adapter
+    from pearbench.envs import rg_adapter
 
     rg_adapter._dataset.cache_clear()
     try:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from pearbench.errors import PearbenchError
-from pearbench.generation import GenerationConfig, HFBackend, pad_sequences, score_responses
-from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt
+from pearbench.models.families import build_char_tokenizer, build_tiny_model, encode_prompt
+from pearbench.models.generation import GenerationConfig, HFBackend, pad_sequences, score_responses
 
 TOKENIZER = build_char_tokenizer()
 PROMPT_TEXTS = ["1+2=", "Reach 24 with 3 4 8:", "x", "countdown: 7 3 9 -> 12?"]

@@ -1,5 +1,5 @@
 """GRPO: advantages, the clipped surrogate and its aggregation against slow pure-Python references, then the loop
-(pearbench.grpo.train_grpo) on a tiny model with a toy reward: every logged field, micro-batching, resuming."""
+(pearbench.train.grpo.train_grpo) on a tiny model with a toy reward: every logged field, micro-batching, resuming."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import statistics
 import pytest
 import torch
 
-from pearbench.checkpoint import list_checkpoints
 from pearbench.errors import PearbenchError
-from pearbench.grpo import GRPOConfig, aggregate, group_advantages, grpo_token_loss, train_grpo
-from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt
-from pearbench.verdict import Verdict
+from pearbench.models.families import build_char_tokenizer, build_tiny_model, encode_prompt
+from pearbench.train.checkpoint import list_checkpoints
+from pearbench.train.grpo import GRPOConfig, aggregate, group_advantages, grpo_token_loss, train_grpo
+from pearbench.verify.verdict import Verdict
 
 TOKENIZER = build_char_tokenizer()
 LOG_FIELDS = {

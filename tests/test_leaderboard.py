@@ -29,10 +29,11 @@ from conftest_records import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pearbench import results as results_module
 from pearbench.cli import main
 from pearbench.errors import PearbenchError
-from pearbench.leaderboard import (
+from pearbench.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
+from pearbench.results import records as results_module
+from pearbench.results.leaderboard import (
     Estimate,
     build_leaderboard,
     build_leaderboards,
@@ -46,9 +47,8 @@ from pearbench.leaderboard import (
     render_markdown,
     seed_averaged_pass_at_k,
 )
-from pearbench.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
-from pearbench.plots import plot_images, write_plots
-from pearbench.results import finalize_record, write_record
+from pearbench.results.plots import plot_images, write_plots
+from pearbench.results.records import finalize_record, write_record
 
 TESTS_DIR = Path(__file__).resolve().parent
 CI_PATTERN = re.compile(r"^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$")

@@ -10,8 +10,8 @@ from math import comb
 import pytest
 from conftest_records import sweep_records
 
-from pearbench.leaderboard import HEADLINE_KS, build_leaderboard, render
-from pearbench.results import finalize_record
+from pearbench.results.leaderboard import HEADLINE_KS, build_leaderboard, render
+from pearbench.results.records import finalize_record
 
 N = 8
 IDS = [f"aime2025-{i:02d}" for i in range(12)]

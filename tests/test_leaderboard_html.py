@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest_records import HOSTILE_COMPLETION, HOSTILE_PROMPT, sweep_records
 
-from pearbench.leaderboard import PAGE_TITLE, build_leaderboard, render_html
-from pearbench.plots import plot_images
-from pearbench.results import finalize_record
+from pearbench.results.leaderboard import PAGE_TITLE, build_leaderboard, render_html
+from pearbench.results.plots import plot_images
+from pearbench.results.records import finalize_record
 
 CHROMIUM = next(
     (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None

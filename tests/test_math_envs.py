@@ -16,10 +16,11 @@ import sympy
 from gymnasium.utils.env_checker import check_env
 
 import pearbench  # noqa: F401 - registers the environments
-from pearbench import verify as verify_module
 from pearbench.envs.base import Instance
 from pearbench.registry import get_game_class, make_game
-from pearbench.verify import format_rational
+from pearbench.verify import normalize as normalize_module
+from pearbench.verify import pool as verify_module
+from pearbench.verify.normalize import format_rational
 
 ENVS = ("math_arithmetic", "math_linear", "math_fractions", "math_modular", "math_counting")
 LEVELS = ("easy", "medium", "hard")
@@ -254,7 +255,7 @@ def test_checks_never_touch_math_verify(monkeypatch: pytest.MonkeyPatch) -> None
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("an environment check called math-verify")
 
-    monkeypatch.setattr(verify_module, "_mv_parse", forbidden)
+    monkeypatch.setattr(normalize_module, "_mv_parse", forbidden)
     monkeypatch.setattr(verify_module.MathVerifier, "verify_batch", forbidden)
     for env in ENVS:
         for game, instance in instances(env, "hard", range(5)):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pearbench.verify import verify_math_batch
+from pearbench.verify.pool import verify_math_batch
 
 CASES_FILE = Path(__file__).parent / "data" / "math_regression.jsonl"
 REQUIRED = {"id", "gold", "completion", "expected", "why"}

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from pearbench import methods
 from pearbench.cli import main
 from pearbench.errors import PearbenchError
 from pearbench.hashing import config_hash
-from pearbench.methods import (
+from pearbench.train import methods
+from pearbench.train.methods import (
     ObjectiveOptions,
     get_method,
     list_methods,
@@ -28,7 +28,7 @@ from pearbench.methods import (
     recipe_path,
     register_method,
 )
-from pearbench.objectives import ObjectiveOutput, weighted_nll
+from pearbench.train.objectives import ObjectiveOutput, weighted_nll
 
 BUNDLED = {
     # name: (runs_sft, needs_behavior_logprobs, weighted)
@@ -227,8 +227,8 @@ from dataclasses import dataclass
 
 import torch
 
-from pearbench.methods import ObjectiveOptions, option, register_method
-from pearbench.objectives import weighted_nll
+from pearbench.train.methods import ObjectiveOptions, option, register_method
+from pearbench.train.objectives import weighted_nll
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,19 @@ import os
 import pytest
 import torch
 
-from pearbench import hub
 from pearbench.errors import PearbenchError
-from pearbench.generation import GenerationConfig, HFBackend, score_responses
-from pearbench.models import (
+from pearbench.models import hub
+from pearbench.models.families import (
     TINY_SIZES,
     build_char_tokenizer,
     build_tiny_model,
     encode_prompt,
     encode_response,
     load_model,
-    model_choices,
-    resolve_model,
     save_model,
 )
+from pearbench.models.generation import GenerationConfig, HFBackend, score_responses
+from pearbench.models.loading import model_choices, resolve_model
 
 TOKENIZER = build_char_tokenizer()
 

@@ -10,10 +10,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pearbench import objectives
 from pearbench.errors import PearbenchError
-from pearbench.methods import get_method
-from pearbench.objectives import (
+from pearbench.train import objectives
+from pearbench.train.methods import get_method
+from pearbench.train.objectives import (
     LEVELS,
     NORMALISATIONS,
     LossDiagnostics,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pearbench.verify import verify_math_batch
+from pearbench.verify.pool import verify_math_batch
 
 SHARED_DATA = Path(
     os.environ.get("PEARBENCH_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")

@@ -13,11 +13,12 @@ import pytest
 from conftest import run_cli
 from safetensors.torch import load_file
 
-from pearbench.config import load_profile
 from pearbench.errors import PearbenchError
-from pearbench.harness import RunRequest, run
-from pearbench.models import POINTER_FILE, build_char_tokenizer, build_tiny_model, encode_prompt, save_model
-from pearbench.results import load_records
+from pearbench.harness.config import load_profile
+from pearbench.harness.runner import RunRequest, run
+from pearbench.models.families import build_char_tokenizer, build_tiny_model, encode_prompt, save_model
+from pearbench.models.loading import POINTER_FILE
+from pearbench.results.records import load_records
 
 
 def _model_dir(smoke_dir: Path, role: str) -> Path:
@@ -176,8 +177,8 @@ def test_a_tokenizer_with_another_eos_token_is_refused(tmp_path: Path, smoke_dir
 def test_pretraining_keys_change_with_tokenizer_and_chat_but_not_for_char_defaults(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from pearbench.stages import _pretrain_spec
-    from pearbench.suites import load_suite
+    from pearbench.harness.stages import _pretrain_spec
+    from pearbench.harness.suites import load_suite
 
     def key(override: str) -> dict:
         config = tmp_path / "k.toml"
@@ -194,7 +195,7 @@ def test_pretraining_keys_change_with_tokenizer_and_chat_but_not_for_char_defaul
 def test_pointer_names_a_local_folder_by_its_absolute_path(
     tmp_path: Path, monkeypatch, smoke_dir: Path
 ) -> None:
-    from pearbench.models import write_pointer
+    from pearbench.models.loading import write_pointer
 
     model = _model_dir(smoke_dir, "base")
     monkeypatch.chdir(model.parent)
@@ -202,7 +203,7 @@ def test_pointer_names_a_local_folder_by_its_absolute_path(
     assert json.loads((tmp_path / "model" / POINTER_FILE).read_text())["spec"] == f"hf:{model.resolve()}"
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / POINTER_FILE).write_text("{}")
-    from pearbench.models import load_trained_model
+    from pearbench.models.loading import load_trained_model
 
     with pytest.raises(PearbenchError, match="not a valid model pointer"):
         load_trained_model(tmp_path / "bad")
@@ -221,8 +222,8 @@ def test_sampler_never_emits_ids_past_the_tokenizer() -> None:
 
     import torch
 
-    from pearbench.generation import GenerationConfig, HFBackend
-    from pearbench.models import build_tiny_model
+    from pearbench.models.families import build_tiny_model
+    from pearbench.models.generation import GenerationConfig, HFBackend
 
     tok = build_char_tokenizer()
 

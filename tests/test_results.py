@@ -17,7 +17,7 @@ from conftest_records import fake_recipe_hashes, make_body, make_record
 
 from pearbench.errors import PearbenchError
 from pearbench.hashing import canonical_json, sha256_text
-from pearbench.results import (
+from pearbench.results.records import (
     BadRecordWarning,
     compute_checksum,
     finalize_record,
@@ -313,7 +313,7 @@ WRITER = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     from conftest_records import make_record
-    from pearbench.results import write_record
+    from pearbench.results.records import write_record
 
     worker, count = int(sys.argv[1]), int(sys.argv[2])
     for i in range(count):

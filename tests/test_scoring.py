@@ -1,4 +1,4 @@
-"""pearbench.scoring and `pearbench eval --completions`: statistics against brute force, malformed files, the CLI."""
+"""pearbench.verify.scoring and `pearbench eval --completions`: statistics against brute force, malformed files, the CLI."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from pearbench.cli import main
-from pearbench.datasets import Problem
 from pearbench.errors import PearbenchError
 from pearbench.metrics import bootstrap_ci
-from pearbench.scoring import (
+from pearbench.verify.datasets import Problem
+from pearbench.verify.scoring import (
     CompletionRecord,
     ProblemOutcome,
     majority,
@@ -20,7 +20,7 @@ from pearbench.scoring import (
     score_completions,
     summarise_outcomes,
 )
-from pearbench.verdict import Verdict
+from pearbench.verify.verdict import Verdict
 
 PROBLEMS = [
     Problem("p1", "1/2 of 1?", "\\frac{1}{2}", "test"),

@@ -1,4 +1,4 @@
-"""The SFT loop (pearbench.sft.train_sft): resuming from a checkpoint, exact gradient accumulation for every
+"""The SFT loop (pearbench.train.sft.train_sft): resuming from a checkpoint, exact gradient accumulation for every
 normalisation, the learning-rate schedule and batch order, and clear errors."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import random
 import pytest
 import torch
 
-from pearbench import sft as sft_module
-from pearbench.checkpoint import list_checkpoints
 from pearbench.errors import PearbenchError
-from pearbench.generation import pad_sequences, token_logprobs
-from pearbench.methods import get_method
-from pearbench.models import build_char_tokenizer, build_tiny_model
-from pearbench.objectives import ObjectiveOutput, accumulate
-from pearbench.sft import SFTConfig, _aligned_behavior, batch_indices, lr_at, train_sft
+from pearbench.models.families import build_char_tokenizer, build_tiny_model
+from pearbench.models.generation import pad_sequences, token_logprobs
+from pearbench.train import sft as sft_module
+from pearbench.train.checkpoint import list_checkpoints
+from pearbench.train.methods import get_method
+from pearbench.train.objectives import ObjectiveOutput, accumulate
+from pearbench.train.sft import SFTConfig, _aligned_behavior, batch_indices, lr_at, train_sft
 
 TOKENIZER = build_char_tokenizer()
 PAD = TOKENIZER.pad_token_id

@@ -17,9 +17,9 @@ from datasets import Dataset  # noqa: E402
 from trl import GRPOConfig as TRLConfig  # noqa: E402
 from trl import GRPOTrainer  # noqa: E402
 
-from pearbench.generation import pad_sequences  # noqa: E402
-from pearbench.grpo import aggregate, grpo_token_loss, logprobs_and_entropy  # noqa: E402
-from pearbench.models import build_char_tokenizer, build_tiny_model, save_model  # noqa: E402
+from pearbench.models.families import build_char_tokenizer, build_tiny_model, save_model  # noqa: E402
+from pearbench.models.generation import pad_sequences  # noqa: E402
+from pearbench.train.grpo import aggregate, grpo_token_loss, logprobs_and_entropy  # noqa: E402
 
 EPS_LOW, EPS_HIGH = 0.2, 0.28
 

@@ -1,4 +1,4 @@
-"""pearbench.verify: extraction rule, exact rewrites, and the process pool (timeouts, crashes, reuse)."""
+"""pearbench.verify.normalize, pearbench.verify.pool: extraction rule, exact rewrites, and the process pool (timeouts, crashes, reuse)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pearbench import verify as verify_module
 from pearbench.errors import PearbenchError
-from pearbench.verdict import Verdict
-from pearbench.verify import (
-    MathVerifier,
+from pearbench.verify import pool as verify_module
+from pearbench.verify.normalize import (
     extract_math_answer,
     find_answer_candidate,
     normalise_answer,
     repeating_decimal_fraction,
     strip_emphasis,
-    verify_math,
-    verify_math_batch,
 )
+from pearbench.verify.pool import MathVerifier, verify_math, verify_math_batch
+from pearbench.verify.verdict import Verdict
 
 #: Makes sympy compute a tower of powers: never finishes within a test's timeout.
 HANG = "\\boxed{9^{9^{9^{9}}}}"
@@ -263,7 +261,7 @@ def test_verify_batch_with_explicit_worker_count_resizes_the_default_pool() -> N
 @settings(max_examples=300, deadline=None)
 @given(st.fractions(max_denominator=10**6).filter(lambda f: abs(f) < 10**12))
 def test_parse_rational_round_trips_every_written_form(value: Fraction) -> None:
-    from pearbench.verify import format_rational, parse_rational
+    from pearbench.verify.normalize import format_rational, parse_rational
 
     sign = "-" if value < 0 else ""
     top, bottom = abs(value.numerator), value.denominator
@@ -287,13 +285,13 @@ def test_parse_rational_round_trips_every_written_form(value: Fraction) -> None:
     "text", ["2+2", "1/0", "\\frac{1}{0}", "abc", "1e5", "1,23", "9" * 61, "", "--3", "3/", "(1, 2)", "x = y"]
 )
 def test_parse_rational_rejects_anything_but_a_plain_number(text: str) -> None:
-    from pearbench.verify import parse_rational
+    from pearbench.verify.normalize import parse_rational
 
     assert parse_rational(text) is None
 
 
 def test_parse_rational_thousands_and_assignment_switch() -> None:
-    from pearbench.verify import parse_rational
+    from pearbench.verify.normalize import parse_rational
 
     assert parse_rational("1,234,567") == 1234567
     assert parse_rational("1{,}000") == 1000
@@ -319,7 +317,7 @@ def test_parse_rational_thousands_and_assignment_switch() -> None:
     ],
 )
 def test_exact_shortcut_decides_only_certain_cases(gold: str, answer: str, expected: bool | None) -> None:
-    from pearbench.verify import exact_shortcut
+    from pearbench.verify.normalize import exact_shortcut
 
     assert exact_shortcut(gold, answer) is expected
 

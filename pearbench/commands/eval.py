@@ -4,17 +4,17 @@
     pearbench eval --model MODEL --dataset aime2025 [--data-file F] [--n 8] [--max-new-tokens 1024]
                    [--limit N] [--chat] [--save-completions FILE] [--json OUT]
 
-The logic lives in :mod:`pearbench.scoring` and :mod:`pearbench.heldout`; this module parses arguments and prints.
+The logic lives in :mod:`pearbench.verify.scoring` and :mod:`pearbench.harness.heldout`; this module parses arguments and prints.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from pearbench.datasets import DATASETS
 from pearbench.errors import PearbenchError
 from pearbench.io import atomic_write_json
-from pearbench.verify import DEFAULT_TIMEOUT
+from pearbench.verify.datasets import DATASETS
+from pearbench.verify.normalize import DEFAULT_TIMEOUT
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
         raise PearbenchError(
             f"pearbench eval --completions needs --dataset NAME; choose one of: {', '.join(DATASETS)}"
         )
-    from pearbench.datasets import load_dataset
-    from pearbench.scoring import read_completions, score_completions
+    from pearbench.verify.datasets import load_dataset
+    from pearbench.verify.scoring import read_completions, score_completions
 
     problems = load_dataset(args.dataset, data_file=args.data_file)
     records = read_completions(args.completions)
@@ -152,10 +152,10 @@ def _run_model(args: argparse.Namespace) -> int:
 
     import torch
 
-    from pearbench.datasets import load_dataset
-    from pearbench.generation import GenerationConfig
-    from pearbench.heldout import evaluate_heldout, write_completions
-    from pearbench.models import check_trained_model_spec, load_trained_model
+    from pearbench.harness.heldout import evaluate_heldout, write_completions
+    from pearbench.models.generation import GenerationConfig
+    from pearbench.models.loading import check_trained_model_spec, load_trained_model
+    from pearbench.verify.datasets import load_dataset
 
     check_trained_model_spec(args.model)
     config = GenerationConfig(
@@ -170,10 +170,10 @@ def _run_model(args: argparse.Namespace) -> int:
     elif device == "cuda" and not torch.cuda.is_available():
         raise PearbenchError("--device cuda: no CUDA GPU is available here")
     if args.no_progress:
-        from pearbench.harness import _quiet_transformers
+        from pearbench.harness.context import quiet_transformers
 
-        _quiet_transformers()
-    from pearbench.harness import threads_from_env
+        quiet_transformers()
+    from pearbench.harness.context import threads_from_env
 
     torch.set_num_threads(threads_from_env(torch.get_num_threads()))
     problems = load_dataset(args.dataset, data_file=args.data_file)
@@ -181,7 +181,7 @@ def _run_model(args: argparse.Namespace) -> int:
         problems = problems[: args.limit]
     backend = None
     if args.backend == "vllm":
-        from pearbench.vllm_backend import backend_for_model
+        from pearbench.models.vllm import backend_for_model
 
         backend = backend_for_model(
             args.model,

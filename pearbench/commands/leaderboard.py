@@ -44,8 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pearbench.io import atomic_write_bytes
-    from pearbench.leaderboard import build_leaderboards, render
-    from pearbench.results import RECORDS_DIR, load_records
+    from pearbench.results.leaderboard import build_leaderboards, render
+    from pearbench.results.records import RECORDS_DIR, load_records
 
     results = Path(args.results)
     if not results.is_dir():
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     images: dict[str, list[tuple[str, str, bytes]]] = {}
     if not args.no_plots:
-        from pearbench.plots import plot_images
+        from pearbench.results.plots import plot_images
 
         images = {board.suite: plot_images(board) for board in boards}
     captions = {suite: [(caption, png) for _suffix, caption, png in plots] for suite, plots in images.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from pearbench import methods as registry
+from pearbench.train import methods as registry
 
 
 def _yes(flag: bool) -> str:

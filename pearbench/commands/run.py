@@ -104,7 +104,7 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pearbench.harness import RunRequest, run
+    from pearbench.harness.runner import RunRequest, run
 
     record = run(
         RunRequest(

@@ -34,8 +34,8 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from pearbench.harness import RunRequest
-    from pearbench.sweep import LocalExecutor, pending, plan
+    from pearbench.harness.runner import RunRequest
+    from pearbench.harness.sweep import LocalExecutor, pending, plan
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     base = RunRequest(

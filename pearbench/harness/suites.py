@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pearbench.errors import PearbenchError, unknown
-from pearbench.profiles import read_toml
+from pearbench.harness.profiles import read_toml
 
 try:
     import tomllib

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pearbench.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from pearbench.errors import PearbenchError
 from pearbench.faults import maybe_die
-from pearbench.generation import GenerationConfig, HFBackend, pad_sequences
-from pearbench.verdict import Verdict
+from pearbench.io import finite_log
+from pearbench.models.generation import GenerationConfig, HFBackend, pad_sequences
+from pearbench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from pearbench.verify.verdict import Verdict
 
 AGGREGATIONS = ("token-mean", "seq-mean")
 
@@ -330,13 +331,7 @@ def train_grpo(
         bar.update(1)
         bar.set_postfix(reward=f"{entry['reward_mean']:.3f}", ent=f"{entry['entropy']:.2f}")
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            save_checkpoint(checkpoint_dir, step + 1, model, optimizer, {"log": _json_safe(log)})
+            save_checkpoint(checkpoint_dir, step + 1, model, optimizer, {"log": finite_log(log)})
         maybe_die("rl", step + 1)
     bar.close()
     return log
-
-
-def _json_safe(log: list[dict[str, float]]) -> list[dict[str, float | None]]:
-    return [
-        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in e.items()} for e in log
-    ]

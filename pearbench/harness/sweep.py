@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pearbench.errors import PearbenchError
-from pearbench.harness import Harness, RunRequest
+from pearbench.harness.runner import RunRequest, run_id_for
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Executor(Protocol):
 def _run_job(request: RunRequest) -> dict[str, Any]:
     import torch
 
-    from pearbench.harness import run
+    from pearbench.harness.runner import run
 
     torch.set_num_threads(1) if multiprocessing.current_process().name != "MainProcess" else None
     record = run(request)
@@ -72,11 +72,11 @@ def plan(methods: Sequence[str], seeds: Sequence[int], base: RunRequest) -> list
     for seed in seeds:
         for method in methods:
             request = replace(base, method=method, seed=int(seed))
-            jobs.append(SweepJob(request=request, run_id=Harness(request).run_id))
+            jobs.append(SweepJob(request=request, run_id=run_id_for(request)))
     return jobs
 
 
 def pending(jobs: Sequence[SweepJob], out: str | Path) -> list[SweepJob]:
-    from pearbench.results import record_path
+    from pearbench.results.records import record_path
 
     return [job for job in jobs if not record_path(out, job.run_id).exists()]

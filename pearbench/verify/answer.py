@@ -4,7 +4,7 @@ In order:
 1. drop everything up to the last ``</think>``; a ``<think>`` opened and never closed means no answer;
 2. the content of the last ``<answer>...</answer>``, if any;
 3. else the content of the last balanced ``\\boxed{...}``;
-4. (math only, in :mod:`pearbench.verify`) math-verify's own extraction on the remaining text.
+4. (math only, in :mod:`pearbench.verify.normalize`) math-verify's own extraction on the remaining text.
 
 All functions are pure, linear-time string scans (no regex backtracking), so a 1 MB completion is cheap.
 """

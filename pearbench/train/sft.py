@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from pearbench.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from pearbench.errors import PearbenchError
 from pearbench.faults import maybe_die
-from pearbench.generation import pad_sequences, token_logprobs
-from pearbench.objectives import LossDiagnostics
+from pearbench.models.generation import pad_sequences, token_logprobs
+from pearbench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from pearbench.train.objectives import LossDiagnostics
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ def _aligned_behavior(prompts, responses, behavior, width: int) -> torch.Tensor:
     return out
 
 
-#: An objective (pearbench.methods.Method.loss): (logprobs with grad, behavior log-probs or None, response mask,
-#: options) -> pearbench.objectives.ObjectiveOutput (numerator, this micro-batch's denominator share, diagnostics).
+#: An objective (pearbench.train.methods.Method.loss): (logprobs with grad, behavior log-probs or None, response mask,
+#: options) -> pearbench.train.objectives.ObjectiveOutput (numerator, this micro-batch's denominator share, diagnostics).
 Objective = Callable[..., Any]
 
 

@@ -324,12 +324,12 @@ def write_record(results_dir: str | Path, record: Mapping[str, Any]) -> Path:
 
 
 def default_recipe_hashes(method: str, profile: str) -> tuple[str, str]:
-    """The committed recipes' hashes: ``pearbench.methods.recipe_hash(method)``, ``profiles.rl_recipe_hash(profile)``."""
+    """The committed recipes' hashes: ``pearbench.train.methods.recipe_hash(method)``, ``profiles.rl_recipe_hash(profile)``."""
     try:
-        from pearbench.methods import recipe_hash
+        from pearbench.train.methods import recipe_hash
     except ImportError as exc:
         raise PearbenchError(f"cannot check method recipe hashes: {exc}") from None
-    from pearbench.profiles import rl_recipe_hash
+    from pearbench.harness.profiles import rl_recipe_hash
 
     return recipe_hash(method), rl_recipe_hash(profile)
 

@@ -1,0 +1,112 @@
+"""Assembling a run's result record (DESIGN §7) from the outputs of its stages."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pearbench.harness.context import RunContext
+
+if TYPE_CHECKING:
+    pass
+
+
+# -- record -------------------------------------------------------------------------------------------------------
+def _summary(log: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [e[key] for e in log if e.get(key) is not None and math.isfinite(e[key])]
+        if values:
+            out[key] = {"mean": float(np.mean(values)), "first": float(values[0]), "last": float(values[-1])}
+    return out
+
+
+def record(
+    ctx: RunContext, *, stage_hashes, behavior, reference, sft_log, rl_log, sft_eval, rl_eval, heldout=None
+) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from pearbench.harness.context import git_commit, package_versions
+    from pearbench.harness.profiles import rl_recipe_hash
+    from pearbench.results.records import finalize_record, make_run_id, write_record
+
+    sft_diag = (
+        _summary(
+            sft_log,
+            (
+                "nll",
+                "weighted_loss",
+                "mean_weight",
+                "ess_fraction",
+                "delta_clip_fraction",
+                "log_weight_clip_fraction",
+                "mean_log_ratio",
+            ),
+        )
+        or None
+    )
+    steps_log = [e for e in rl_log if e.get("reward_mean") is not None]
+    window = max(1, len(steps_log) // 5)
+    rewards = [e["reward_mean"] for e in steps_log]
+    monitored = [(int(e["step"]), e["monitor_reward"]) for e in rl_log if e.get("monitor_reward") is not None]
+    body = {
+        "run_id": make_run_id(ctx.suite.name, ctx.label, ctx.seed, ctx.profile.name),
+        "suite": ctx.suite.name,
+        "method": ctx.method_name,
+        "method_label": ctx.label,
+        "sft_steps_factor": ctx.sft_factor,
+        "seed": ctx.seed,
+        "profile": ctx.profile.name,
+        "config_hashes": stage_hashes,
+        "method_recipe_hash": ctx.method_recipe_hash,
+        "rl_recipe_hash": rl_recipe_hash(ctx.profile.raw),
+        "method_options": _plain(asdict(ctx.options)) if ctx.options is not None else {},
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+        "mismatch": behavior["stats"],
+        "sft_diagnostics": sft_diag,
+        "rl_curve": {
+            "step": [int(e["step"]) for e in steps_log],
+            "reward_mean": rewards,
+            "monitor_step": [m[0] for m in monitored],
+            "monitor_reward": [m[1] for m in monitored],
+        },
+        "rl_summary": {
+            "reward_first": float(np.mean(rewards[:window])) if rewards else None,
+            "reward_last": float(np.mean(rewards[-window:])) if rewards else None,
+            "monitor_reward_start": monitored[0][1] if monitored else None,
+            "monitor_reward_end": monitored[-1][1] if monitored else None,
+            **_summary(rl_log, ("entropy", "kl", "clip_fraction", "response_length", "pass_rate")),
+        },
+        "eval": {
+            "n": ctx.profile.eval_config.n,
+            "temperature": ctx.profile.eval_config.temperature,
+            "max_new_tokens": ctx.profile.eval_config.max_new_tokens,
+            "ks": list(ctx.profile.eval_config.ks),
+        },
+        "outcomes": {"sft": sft_eval["outcomes"], "rl": rl_eval["outcomes"]},
+        "metrics": {"sft": sft_eval["metrics"], "rl": rl_eval["metrics"]},
+        "reference": reference,
+        "examples": [{**e, "stage": "sft"} for e in sft_eval["examples"]]
+        + [{**e, "stage": "rl"} for e in rl_eval["examples"]],
+        "timings": {k: round(v, 3) for k, v in ctx.timings.items()},
+        "profile_override": ctx.profile.raw if ctx.profile.override_file else None,
+    }
+    if (
+        heldout
+    ):  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, outcomes}}}
+        body["heldout"] = heldout
+    final = finalize_record(body)
+    path = write_record(ctx.out, final)
+    final["_path"] = str(path)
+    return final
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj

@@ -1,0 +1,36 @@
+"""Results layer: the result record (schema, checksums, storage), the SQLite index, statistics and aggregation
+into leaderboards, and the renderers (Markdown, CSV, LaTeX, HTML) and plots.
+
+Depends on the core modules only; the harness writes records through it. Public names of
+:mod:`pearbench.results.records` are re-exported here, loaded on first use.
+"""
+
+from pearbench._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "BUSY_TIMEOUT_S": "records",
+        "BadRecordWarning": "records",
+        "CONFIG_HASH_KEYS": "records",
+        "INDEX_FILE": "records",
+        "INDEX_VERSION": "records",
+        "RECORDS_DIR": "records",
+        "REFERENCE_MODELS": "records",
+        "SCHEMA_VERSION": "records",
+        "STAGES": "records",
+        "compute_checksum": "records",
+        "default_recipe_hashes": "records",
+        "finalize_record": "records",
+        "index_path": "records",
+        "index_rows": "records",
+        "load_records": "records",
+        "make_run_id": "records",
+        "rebuild_index": "records",
+        "record_path": "records",
+        "upsert_index": "records",
+        "validate_record": "records",
+        "verify_checksum": "records",
+        "write_record": "records",
+    },
+)
