@@ -50,7 +50,7 @@ MOVED = {
     "grpo": "train.grpo",
     "checkpoint": "train.checkpoint",
     "config": "harness.config",
-    "profiles": "harness.config",
+    "profiles": "harness.config",  # profiles.py and config.py became one module
     "suites": "harness.suites",
     "stages": "harness.stages",
     "sweep": "harness.sweep",

@@ -20,11 +20,31 @@ from typing import Any
 
 from pearbench.errors import PearbenchError
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    path = Path(path)
+
+def _umask_mode() -> int:
+    """The mode a new file gets under the process umask (0o666 & ~umask), read without changing it for long."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path`` with the mode a plain ``open()`` would give (mkstemp makes 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _umask_mode())
+    return fd, tmp
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename); the file gets the umask's mode."""
+    path = Path(path)
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -50,8 +70,7 @@ def atomic_write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> 
 def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     """Let ``writer`` write to a temporary path in the same folder, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temporary(path)
     os.close(fd)
     try:
         writer(Path(tmp))
@@ -149,3 +168,53 @@ def finite_log(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in entry.items()}
         for entry in log
     ]
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is one error naming ``what`` and the path."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise PearbenchError(f"{what} file not found: {path}") from None
+    except IsADirectoryError:
+        raise PearbenchError(f"{what} file {path} is a folder") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PearbenchError(f"malformed {what} file {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PearbenchError(f"malformed {what} file {path}: not UTF-8 ({exc.reason})") from None
+
+
+def load_toml(resource: Any, what: str) -> dict[str, Any]:
+    """A packaged TOML file (an ``importlib.resources`` traversable) as a dict."""
+    try:
+        with resource.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise PearbenchError(f"malformed {what} file {resource}: {exc}") from None
+
+
+def check_output_dir(path: str | Path, what: str) -> Path:
+    """Refuse, before any work, an output folder that is a file or lies under a file (one clear error)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise PearbenchError(f"{what} {str(path)!r} is a file, not a folder")
+    _check_parents(path, what)
+    return path
+
+
+def check_output_file(path: str | Path, what: str) -> Path:
+    """Refuse, before any work, an output file that is a folder or whose parent is a file (one clear error)."""
+    path = Path(path)
+    if path.is_dir():
+        raise PearbenchError(f"{what} {str(path)!r} is a folder, not a file")
+    _check_parents(path, what)
+    return path
+
+
+def _check_parents(path: Path, what: str) -> None:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise PearbenchError(f"{what} {str(path)!r} lies under {str(parent)!r}, which is a file")
+            return

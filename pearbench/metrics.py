@@ -1,9 +1,13 @@
-"""Evaluation statistics (DESIGN §6): unbiased pass@k, avg@n, maj@n, bootstrap CIs. Pure functions, no I/O."""
+"""Evaluation statistics (DESIGN §6): unbiased pass@k, avg@n, maj@n, bootstrap CIs, and the leaderboard's
+statistics over per-problem outcome tables (seed-averaged pass@k, competition ranks, Kendall's τ-b). Pure
+functions, no I/O."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -121,3 +125,93 @@ def pass_at_k_table(
     max_k = int(min(n))
     ks = list(range(1, max_k + 1)) if ks is None else [k for k in ks if k <= max_k]
     return {k: pass_at_k_array(n, c, k) for k in ks}
+
+
+def summarise(
+    n: Sequence[int], c: Sequence[int], ks: Sequence[int], maj: Sequence[float] | None = None
+) -> dict[str, dict[str, float]]:
+    """The metrics of one sampling run over problems, each ``{value, low, high}`` (95% percentile bootstrap).
+
+    ``pass@<k>`` for every k in ``ks`` that is <= min(n), ``avg@n`` (mean of c/n) and, when the per-problem
+    majority-vote scores ``maj`` are given, ``maj@n``: the metric names of the result record schema.
+    """
+    metrics: dict[str, dict[str, float]] = {}
+    for k in ks:
+        if k <= min(n):
+            value, low, high = bootstrap_ci(pass_at_k_array(n, c, k))
+            metrics[f"pass@{k}"] = {"value": value, "low": low, "high": high}
+    value, low, high = bootstrap_ci([ci / ni for ni, ci in zip(n, c)])
+    metrics["avg@n"] = {"value": value, "low": low, "high": high}
+    if maj is not None:
+        value, low, high = bootstrap_ci(maj)
+        metrics["maj@n"] = {"value": value, "low": low, "high": high}
+    return metrics
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Leaderboard statistics over outcome tables: per problem (n, c), one table per seed
+
+ProblemKey = tuple[str, str]  # (env, id)
+OutcomeTable = dict[ProblemKey, tuple[int, int]]  # problem -> (n, c)
+
+
+def outcome_table(outcomes: Sequence[Mapping[str, Any]]) -> OutcomeTable:
+    """(env, id) -> (n, c) for one record stage's outcomes."""
+    return {(o["env"], o["id"]): (int(o["n"]), int(o["c"])) for o in outcomes}
+
+
+def common_problems(tables: Sequence[Mapping[ProblemKey, Any]]) -> list[ProblemKey]:
+    """Problems present in every table, sorted by (env, id)."""
+    if not tables:
+        return []
+    keys = set(tables[0])
+    for table in tables[1:]:
+        keys &= set(table)
+    return sorted(keys)
+
+
+def seed_averaged_pass_at_k(
+    tables: Sequence[OutcomeTable], problems: Sequence[ProblemKey], k: int
+) -> np.ndarray | None:
+    """Per problem p: v_p = (1/S) Σ_{s=1..S} pass@k(n_sp, c_sp) over the S tables (seeds), in ``problems`` order.
+
+    None when some problem has fewer than k samples in some table (pass@k is undefined there).
+    """
+    values = np.zeros(len(problems), dtype=np.float64)
+    for table in tables:
+        for i, key in enumerate(problems):
+            n, c = table[key]
+            if k > n:
+                return None
+            values[i] += pass_at_k(n, c, k)
+    return values / len(tables)
+
+
+def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Kendall's τ-b of two paired samples, with ties.
+
+    τ_b = (C − D) / sqrt((P − T_x)(P − T_y)), P = n(n−1)/2 pairs, C/D the concordant/discordant pairs, T_x (T_y)
+    the pairs tied in x (in y), pairs tied in both counted in both. None when fewer than two items or when one
+    sample is constant (the denominator is 0).
+    """
+    a = np.asarray(x, dtype=np.float64)
+    b = np.asarray(y, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError("kendall_tau_b needs two equal-length 1-D sequences")
+    if a.size < 2:
+        return None
+    upper = np.triu_indices(a.size, k=1)
+    sign_x = np.sign(a[:, None] - a[None, :])[upper]
+    sign_y = np.sign(b[:, None] - b[None, :])[upper]
+    pairs = sign_x.size
+    tied_x = int(np.count_nonzero(sign_x == 0))
+    tied_y = int(np.count_nonzero(sign_y == 0))
+    denominator = math.sqrt((pairs - tied_x) * (pairs - tied_y))
+    if denominator == 0:
+        return None
+    return float(np.sum(sign_x * sign_y)) / denominator
+
+
+def competition_ranks(values: Sequence[float]) -> list[int]:
+    """Rank 1 = highest; ties share the best rank ("1224" ranking): rank_i = 1 + #{j: v_j > v_i}."""
+    return [1 + sum(1 for other in values if other > value) for value in values]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pearbench.cli import main
+from pearbench.harness.config import default_recipe_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "leaderboards"
@@ -34,7 +35,10 @@ def test_committed_records_pass_checksum_and_recipe_checks() -> None:
         pytest.skip("no committed records under leaderboards/records")
     bad: list[str] = []
     loaded = load_records(
-        BOARD, on_bad=lambda path, reason: bad.append(f"{path}: {reason}"), check_recipes=True
+        BOARD,
+        on_bad=lambda path, reason: bad.append(f"{path}: {reason}"),
+        check_recipes=True,
+        expected_hashes=default_recipe_hashes,
     )
     assert not bad
     assert len(loaded) == len(files)

@@ -199,7 +199,7 @@ def test_harness_evaluates_heldout_sets_for_base_sft_and_rl(tmp_path: Path, smok
         assert set(by_model) == {"base", "sft", "rl"}
         for result in by_model.values():
             assert result["n"] == 2 and result["problems"] == 3
-            assert set(result["metrics"]) == {"pass@1", "pass@2", "avg@2", "maj@2"}
+            assert set(result["metrics"]) == {"pass@1", "pass@2", "avg@n", "maj@n"}
     folders = sorted((out / "cache").glob("heldout_*-*"))
     assert len(folders) == 6  # 2 sets x (base, sft, rl)
     for folder in folders:
@@ -323,12 +323,12 @@ def test_harness_evaluation_stages_through_vllm(tmp_path: Path) -> None:
     text = config.read_text().replace("[eval]\n", "[eval]\n" + sampler, 1)
     config.write_text(text.replace("heldout_limit = 3", "heldout_limit = 1"))
     h = Harness(RunRequest(method="sft", profile="smoke", config_file=str(config), out=str(tmp_path / "out")))
-    assert h.profile.eval_config.backend == "vllm"
+    assert h.profile.eval.backend == "vllm"
     splits, _ = stages.tasks(h)
     fake = StageDir(h.out, "model", {"folder": str(folder)})
     games = stages.evaluate(h, splits, folder, fake, "sft")
     assert len(games["outcomes"]) == len(splits["test"])
-    assert all(o["n"] == h.profile.eval_config.n for o in games["outcomes"])
+    assert all(o["n"] == h.profile.eval.n for o in games["outcomes"])
     held = stages.heldout(h, stages.heldout_problems(h), folder, fake, "sft")
     assert set(held) == {"aime2025", "math500"}
     assert all(r["n"] == 2 and r["problems"] == 1 for r in held.values()), held

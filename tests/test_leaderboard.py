@@ -31,24 +31,22 @@ from hypothesis import strategies as st
 
 from pearbench.cli import main
 from pearbench.errors import PearbenchError
-from pearbench.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
-from pearbench.results import records as results_module
-from pearbench.results.leaderboard import (
-    Estimate,
-    build_leaderboard,
-    build_leaderboards,
+from pearbench.metrics import (
+    BOOTSTRAP_SEED,
+    N_BOOTSTRAP,
     competition_ranks,
-    fmt_ci,
     kendall_tau_b,
-    render,
-    render_csv,
-    render_html,
-    render_latex,
-    render_markdown,
     seed_averaged_pass_at_k,
 )
+from pearbench.results import records as results_module
+from pearbench.results.aggregate import build_leaderboard, build_leaderboards
+from pearbench.results.leaderboard import render
+from pearbench.results.model import Estimate
 from pearbench.results.plots import plot_images, write_plots
 from pearbench.results.records import finalize_record, write_record
+from pearbench.results.render_html import render_html
+from pearbench.results.render_text import render_csv, render_latex, render_markdown
+from pearbench.results.tables import fmt_ci
 
 TESTS_DIR = Path(__file__).resolve().parent
 CI_PATTERN = re.compile(r"^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$")
@@ -439,7 +437,7 @@ def test_output_is_byte_stable_across_processes(tmp_path):
 
 @pytest.fixture()
 def results_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(results_module, "default_recipe_hashes", fake_recipe_hashes)
+    monkeypatch.setattr("pearbench.commands.leaderboard.default_recipe_hashes", fake_recipe_hashes)
     folder = tmp_path / "runs"
     for record in sweep_records(seeds=(0, 1)):
         write_record(folder, record)
@@ -502,7 +500,7 @@ def test_cli_rerun_is_byte_identical_and_errors_keep_earlier_files(results_dir, 
     ],
 )
 def test_cli_user_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, setup, args, message):
-    monkeypatch.setattr(results_module, "default_recipe_hashes", fake_recipe_hashes)
+    monkeypatch.setattr("pearbench.commands.leaderboard.default_recipe_hashes", fake_recipe_hashes)
     if setup is not None:
         folder = tmp_path / setup
         folder.mkdir()

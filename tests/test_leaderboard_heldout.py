@@ -10,7 +10,9 @@ from math import comb
 import pytest
 from conftest_records import sweep_records
 
-from pearbench.results.leaderboard import HEADLINE_KS, build_leaderboard, render
+from pearbench.results.aggregate import build_leaderboard
+from pearbench.results.leaderboard import render
+from pearbench.results.model import HEADLINE_KS
 from pearbench.results.records import finalize_record
 
 N = 8

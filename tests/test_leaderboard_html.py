@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from conftest_records import HOSTILE_COMPLETION, HOSTILE_PROMPT, sweep_records
 
-from pearbench.results.leaderboard import PAGE_TITLE, build_leaderboard, render_html
+from pearbench.results.aggregate import build_leaderboard
 from pearbench.results.plots import plot_images
 from pearbench.results.records import finalize_record
+from pearbench.results.render_html import PAGE_TITLE, render_html
 
 CHROMIUM = next(
     (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None

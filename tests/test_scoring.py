@@ -10,15 +10,13 @@ import pytest
 
 from pearbench.cli import main
 from pearbench.errors import PearbenchError
-from pearbench.metrics import bootstrap_ci
+from pearbench.metrics import bootstrap_ci, summarise
 from pearbench.verify.datasets import Problem
 from pearbench.verify.scoring import (
     CompletionRecord,
-    ProblemOutcome,
     majority,
     read_completions,
     score_completions,
-    summarise_outcomes,
 )
 from pearbench.verify.verdict import Verdict
 
@@ -56,9 +54,13 @@ def test_summary_matches_brute_force() -> None:
         "c": [True] * 5,
         "d": [False, False, True, False, False],
     }
-    outcomes = [ProblemOutcome(key, 5, sum(v), 0, sum(v) >= 3, None) for key, v in samples.items()]
-    metrics = summarise_outcomes(outcomes, 5)
-    assert list(metrics) == ["pass@1", "pass@2", "pass@3", "pass@4", "pass@5", "avg@5", "maj@5"]
+    metrics = summarise(
+        [5] * 4,
+        [sum(v) for v in samples.values()],
+        range(1, 6),
+        [float(sum(v) >= 3) for v in samples.values()],
+    )
+    assert list(metrics) == ["pass@1", "pass@2", "pass@3", "pass@4", "pass@5", "avg@n", "maj@n"]
     for k in range(1, 6):
         per_problem = [brute_pass_at_k(v, k) for v in samples.values()]
         assert metrics[f"pass@{k}"]["value"] == pytest.approx(sum(per_problem) / 4, abs=1e-12)
@@ -66,8 +68,8 @@ def test_summary_matches_brute_force() -> None:
         assert metrics[f"pass@{k}"]["low"] == pytest.approx(low) and metrics[f"pass@{k}"][
             "high"
         ] == pytest.approx(high)
-    assert metrics["avg@5"]["value"] == pytest.approx((2 + 0 + 5 + 1) / 20)
-    assert metrics["maj@5"]["value"] == 0.25
+    assert metrics["avg@n"]["value"] == pytest.approx((2 + 0 + 5 + 1) / 20)
+    assert metrics["maj@n"]["value"] == 0.25
 
 
 # -- scoring ------------------------------------------------------------------------------------------------------
@@ -98,11 +100,11 @@ def test_score_completions_end_to_end() -> None:
     assert report.timeouts == 1 and report.exceptions == 0 and report.verifier_errors == 1
     assert report.missing == ("p4",)
     assert [o.id for o in report.outcomes] == ["p1", "p2", "p3"]
-    assert report.metrics["avg@3"]["value"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
+    assert report.metrics["avg@n"]["value"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
     assert report.metrics["pass@3"]["value"] == pytest.approx(2 / 3)
-    assert report.metrics["maj@3"]["value"] == pytest.approx(1 / 3)
+    assert report.metrics["maj@n"]["value"] == pytest.approx(1 / 3)
     table = report.table()
-    assert "pass@1" in table and "maj@3" in table and "1 timeouts" in table and "p4" in table
+    assert "pass@1" in table and "maj@n" in table and "1 timeouts" in table and "p4" in table
     again = score_completions(records(rows), PROBLEMS, dataset_name="toy", timeout=1.0)
     assert json.dumps(again.to_dict(), sort_keys=True) == json.dumps(report.to_dict(), sort_keys=True)
 
@@ -189,7 +191,7 @@ def test_cli_scores_and_writes_json(
     )
     printed = capsys.readouterr().out
     assert code == 0
-    assert "pass@1" in printed and "pass@2" in printed and "avg@2" in printed and "maj@2" in printed
+    assert "pass@1" in printed and "pass@2" in printed and "avg@n" in printed and "maj@n" in printed
     assert "problems without completions (2): p3, p4" in printed
     report = json.loads(out.read_text())
     assert report["n"] == 2 and report["problems_scored"] == 2 and report["missing"] == ["p3", "p4"]

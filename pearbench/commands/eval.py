@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from pearbench.errors import PearbenchError
-from pearbench.io import atomic_write_json
+from pearbench.io import atomic_write_json, check_output_file
 from pearbench.verify.datasets import DATASETS
 from pearbench.verify.normalize import DEFAULT_TIMEOUT
 
@@ -100,6 +100,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    for flag in ("json", "save_completions"):
+        if getattr(args, flag, None):
+            check_output_file(getattr(args, flag), f"--{flag.replace('_', '-')}")
     if getattr(args, "model", None):
         return _run_model(args)
     if not getattr(args, "completions", None):
@@ -164,10 +167,10 @@ def _run_model(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         batch_size=args.batch_size,
     )
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
+    from pearbench.harness.config import resolve_device
+
+    device = resolve_device(args.device)
+    if device == "cuda" and not torch.cuda.is_available():
         raise PearbenchError("--device cuda: no CUDA GPU is available here")
     if args.no_progress:
         from pearbench.harness.context import quiet_transformers

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from pearbench.errors import PearbenchError
+from pearbench.harness.config import default_recipe_hashes
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
         bad.append(path.name)
         print(f"pearbench: {path.name}: {reason}", file=sys.stderr)
 
-    records = load_records(results, on_bad=report, check_recipes=not args.no_recipe_check)
+    records = load_records(
+        results,
+        on_bad=report,
+        check_recipes=not args.no_recipe_check,
+        expected_hashes=default_recipe_hashes,
+    )
     if not records:
         detail = f" ({len(bad)} skipped or refused, see above)" if bad else ""
         raise PearbenchError(f"no valid records in {str(results / RECORDS_DIR)!r}{detail}")

@@ -28,9 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _parse_seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise PearbenchError(f"--seeds must be comma-separated integers, got {text!r}") from None
+        raise PearbenchError(f"--seeds must be comma-separated whole numbers >= 0, got {text!r}") from None
+    if any(seed < 0 for seed in seeds):
+        raise PearbenchError(f"--seeds must be comma-separated whole numbers >= 0, got {text!r}")
+    return seeds
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def check_models(ctx: RunContext) -> None:
     """Before any work: every pretrained base/teacher shares the run's tokenizer; a vLLM sampler is importable."""
-    if ctx.profile.eval_config.backend == "vllm":
+    if ctx.profile.eval.backend == "vllm":
         from pearbench.models.vllm import _import_vllm
 
         _import_vllm()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pearbench.errors import PearbenchError
-from pearbench.io import iter_jsonl, jsonl_where
+from pearbench.io import check_output_file, iter_jsonl, jsonl_where
 
 #: Optional JSONL fields copied into the behavior data (the rest are ignored).
 OPTIONAL_FIELDS = ("reward", "env", "id", "instance_id")
@@ -116,6 +116,7 @@ def score_jsonl(
 
     if batch_size < 1:
         raise PearbenchError(f"batch size must be >= 1, got {batch_size}")
+    check_output_file(out, "--out")
     records = read_jsonl(data)
     with _transformers_progress(progress):
         behavior_model, tokenizer = load_behavior_model(model)

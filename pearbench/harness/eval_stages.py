@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # -- evaluation ---------------------------------------------------------------------------------------------------
 def _gen_eval(ctx: RunContext) -> GenerationConfig:
-    e = ctx.profile.eval_config
+    e = ctx.profile.eval
     return GenerationConfig(
         max_new_tokens=e.max_new_tokens, temperature=e.temperature, top_p=e.top_p, batch_size=e.batch_size
     )
@@ -28,12 +28,12 @@ def _gen_eval(ctx: RunContext) -> GenerationConfig:
 
 def _games_eval_key(ctx: RunContext) -> dict[str, Any]:
     """The ``[eval]`` settings the game evaluations depend on (the held-out-set keys do not change them)."""
-    return {k: v for k, v in ctx.profile.eval.items() if not k.startswith("heldout")}
+    return {k: v for k, v in ctx.profile.eval_table.items() if not k.startswith("heldout")}
 
 
 def _sampler_key(ctx: RunContext) -> dict[str, Any]:
     """The evaluation sampler's settings, for stage keys (empty for the default sampler, so old keys stay)."""
-    e = ctx.profile.eval_config
+    e = ctx.profile.eval
     if e.backend == "hf":
         return {}
     return {"backend": e.backend, "vllm_dtype": e.vllm_dtype}
@@ -42,7 +42,7 @@ def _sampler_key(ctx: RunContext) -> dict[str, Any]:
 def eval_sampler(ctx: RunContext, model_dir: Path):
     """(model, tokenizer, backend) for an evaluation stage: the torch model with the default sampler, or, with
     ``[eval] backend = "vllm"``, a vLLM engine over the stage's model folder (no torch model is loaded)."""
-    e = ctx.profile.eval_config
+    e = ctx.profile.eval
     if e.backend == "vllm":
         from pearbench.models.vllm import backend_for_model
 
@@ -57,7 +57,7 @@ def eval_sampler(ctx: RunContext, model_dir: Path):
 
 def _eval_model(ctx: RunContext, model_dir: Path, splits, seed: int, desc: str) -> dict[str, Any]:
     model, tok, backend = eval_sampler(ctx, model_dir)
-    e = ctx.profile.eval_config
+    e = ctx.profile.eval
     result = evaluate_policy(
         model,
         tok,
@@ -130,7 +130,7 @@ def heldout_problems(ctx: RunContext) -> dict[str, list[Any]]:
     """The profile's held-out sets (``[eval] heldout``), loaded before any work so a bad name or file fails first."""
     from pearbench.verify.datasets import load_dataset
 
-    e = ctx.profile.eval_config
+    e = ctx.profile.eval
     out = {}
     for name in e.heldout:
         problems = load_dataset(name, data_file=e.heldout_files.get(name))
@@ -151,7 +151,7 @@ def heldout(
 
     if not problems:
         return {}
-    e = ctx.profile.eval_config
+    e = ctx.profile.eval
     n = e.heldout_n or e.n
     config = GenerationConfig(
         max_new_tokens=e.heldout_max_new_tokens or e.max_new_tokens,

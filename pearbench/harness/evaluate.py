@@ -10,7 +10,7 @@ import numpy as np
 
 from pearbench.envs.base import Game, Instance
 from pearbench.harness.corpus import prompt_text
-from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
+from pearbench.metrics import maj_at_n, pass_at_k_array, summarise
 from pearbench.models.families import encode_prompt
 from pearbench.models.generation import GenerationConfig, sample_grouped
 
@@ -20,28 +20,6 @@ class EvalResult:
     outcomes: list[dict[str, Any]]
     metrics: dict[str, dict[str, float]]
     examples: list[dict[str, Any]] = field(default_factory=list)
-
-
-def summarise(
-    outcomes: Sequence[dict[str, Any]], ks: Sequence[int], maj: Sequence[float] | None = None
-) -> dict:
-    """pass@k (every k in ks that is <= n), avg@n and maj@n with 95% percentile-bootstrap CIs over problems.
-
-    Verifier errors are not a metric: they stay in the per-problem outcomes (``errors``) and are reported apart.
-    """
-    n = [o["n"] for o in outcomes]
-    c = [o["c"] for o in outcomes]
-    metrics: dict[str, dict[str, float]] = {}
-    for k in ks:
-        if k <= min(n):
-            value, low, high = bootstrap_ci(pass_at_k_array(n, c, k))
-            metrics[f"pass@{k}"] = {"value": value, "low": low, "high": high}
-    value, low, high = bootstrap_ci([ci / ni for ni, ci in zip(n, c)])
-    metrics["avg@n"] = {"value": value, "low": low, "high": high}
-    if maj is not None:
-        value, low, high = bootstrap_ci(maj)
-        metrics["maj@n"] = {"value": value, "low": low, "high": high}
-    return metrics
 
 
 def evaluate_policy(
@@ -99,7 +77,12 @@ def evaluate_policy(
                     "correct": verdicts[0].correct,
                 }
             )
-    metrics = summarise(outcomes, ks, maj if not any(g.multiple_solutions for g in games.values()) else None)
+    metrics = summarise(
+        [o["n"] for o in outcomes],
+        [o["c"] for o in outcomes],
+        ks,
+        maj if not any(g.multiple_solutions for g in games.values()) else None,
+    )
     return EvalResult(outcomes=outcomes, metrics=metrics, examples=examples)
 
 

@@ -1,8 +1,9 @@
-"""Assembling a run's result record (DESIGN §7) from the outputs of its stages."""
+"""Assembling a run's result record (DESIGN §6) from the outputs of its stages."""
 
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,12 +25,24 @@ def _summary(log: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]
 
 
 def record(
-    ctx: RunContext, *, stage_hashes, behavior, reference, sft_log, rl_log, sft_eval, rl_eval, heldout=None
+    ctx: RunContext,
+    *,
+    stage_hashes,
+    behavior,
+    reference,
+    sft_log,
+    rl_log,
+    sft_eval,
+    rl_eval,
+    heldout=None,
+    model_dirs: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
+    """The result record of a run (also written under ``ctx.out``). ``model_dirs`` (base, teacher, sft, rl) are
+    stored relative to ``ctx.out``, so committed records carry no machine's absolute paths."""
     from dataclasses import asdict
 
+    from pearbench.harness.config import rl_recipe_hash
     from pearbench.harness.context import git_commit, package_versions
-    from pearbench.harness.profiles import rl_recipe_hash
     from pearbench.results.records import finalize_record, make_run_id, write_record
 
     sft_diag = (
@@ -81,10 +94,10 @@ def record(
             **_summary(rl_log, ("entropy", "kl", "clip_fraction", "response_length", "pass_rate")),
         },
         "eval": {
-            "n": ctx.profile.eval_config.n,
-            "temperature": ctx.profile.eval_config.temperature,
-            "max_new_tokens": ctx.profile.eval_config.max_new_tokens,
-            "ks": list(ctx.profile.eval_config.ks),
+            "n": ctx.profile.eval.n,
+            "temperature": ctx.profile.eval.temperature,
+            "max_new_tokens": ctx.profile.eval.max_new_tokens,
+            "ks": list(ctx.profile.eval.ks),
         },
         "outcomes": {"sft": sft_eval["outcomes"], "rl": rl_eval["outcomes"]},
         "metrics": {"sft": sft_eval["metrics"], "rl": rl_eval["metrics"]},
@@ -94,14 +107,22 @@ def record(
         "timings": {k: round(v, 3) for k, v in ctx.timings.items()},
         "profile_override": ctx.profile.raw if ctx.profile.override_file else None,
     }
-    if (
-        heldout
-    ):  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, outcomes}}}
+    if heldout:  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, ...}}}
         body["heldout"] = heldout
+    if model_dirs:
+        body["model_dirs"] = {role: relative_to_out(path, ctx.out) for role, path in model_dirs.items()}
     final = finalize_record(body)
     path = write_record(ctx.out, final)
     final["_path"] = str(path)
     return final
+
+
+def relative_to_out(path: Path, out: Path) -> str:
+    """``path`` relative to the run's ``--out`` folder, in POSIX form (``cache/sft-<hash>/model``)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return Path(path).as_posix()
 
 
 def _plain(obj):

@@ -26,7 +26,7 @@ from pearbench.harness.context import RunContext, quiet_transformers, say, threa
 from pearbench.harness.record import record as build_record
 from pearbench.harness.suites import load_suite
 from pearbench.hashing import config_hash
-from pearbench.io import file_lock
+from pearbench.io import check_output_dir, file_lock
 from pearbench.results.records import make_run_id
 from pearbench.train.methods import load_recipe, parse_method_label, recipe_hash
 
@@ -62,11 +62,11 @@ def build_context(request: RunRequest) -> RunContext:
     suite = load_suite(request.suite)
     profile = load_profile(request.profile, request.config_file)
     profile.check_runnable()
-    seed = int(request.seed)
-    if seed < 0:
-        raise PearbenchError(f"seed must be >= 0, got {seed}")
+    seed = request.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise PearbenchError(f"seed must be a whole number >= 0, got {seed!r}")
     return RunContext(
-        out=Path(request.out),
+        out=check_output_dir(request.out, "--out"),
         profile=profile,
         suite=suite,
         seed=seed,
@@ -175,7 +175,7 @@ class Harness:
                 "behavior": behavior["stage"].hash,
                 "sft": sft_stage.hash,
                 "rl": rl_stage.hash,
-                "eval": config_hash(p.eval),
+                "eval": config_hash(p.eval_table),
             },
             behavior=behavior,
             reference=shared["reference"],
@@ -184,6 +184,12 @@ class Harness:
             sft_eval=sft_eval,
             rl_eval=rl_eval,
             heldout=heldout,
+            model_dirs={
+                "base": base_dir,
+                "teacher": shared["teacher"][0],
+                "sft": sft_dir,
+                "rl": rl_dir,
+            },
         )
 
 

@@ -25,12 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pearbench.errors import PearbenchError, unknown
-from pearbench.harness.profiles import read_toml
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from pearbench.io import load_toml, read_toml
 
 DEFAULT_SUITE = "countdown"
 
@@ -84,10 +79,9 @@ def load_suite(name_or_path: str | None = None) -> Suite:
     else:
         if name_or_path not in bundled_suites():
             raise unknown("suite", name_or_path, bundled_suites())
-        with (
-            resources.files("pearbench.data").joinpath("suites", f"{name_or_path}.toml").open("rb") as handle
-        ):
-            data = tomllib.load(handle)
+        data = load_toml(
+            resources.files("pearbench.data").joinpath("suites", f"{name_or_path}.toml"), "suite"
+        )
         data.setdefault("name", name_or_path)
     bad = sorted(set(data) - _KEYS)
     if bad:

@@ -2,7 +2,8 @@
 into leaderboards, and the renderers (Markdown, CSV, LaTeX, HTML) and plots.
 
 Depends on the core modules only; the harness writes records through it. Public names of
-:mod:`pearbench.results.records` are re-exported here, loaded on first use.
+:mod:`pearbench.results.records` and of the leaderboard modules (:mod:`~pearbench.results.leaderboard`,
+:mod:`~pearbench.results.model`, the renderers) are re-exported here, loaded on first use.
 """
 
 from pearbench._lazy import lazy_exports
@@ -20,7 +21,6 @@ __getattr__, __dir__ = lazy_exports(
         "SCHEMA_VERSION": "records",
         "STAGES": "records",
         "compute_checksum": "records",
-        "default_recipe_hashes": "records",
         "finalize_record": "records",
         "index_path": "records",
         "index_rows": "records",
@@ -32,5 +32,20 @@ __getattr__, __dir__ = lazy_exports(
         "validate_record": "records",
         "verify_checksum": "records",
         "write_record": "records",
+        # leaderboards
+        "Comparison": "model",
+        "Estimate": "model",
+        "Example": "model",
+        "FORMATS": "leaderboard",
+        "Leaderboard": "model",
+        "MethodRow": "model",
+        "ReferenceRow": "model",
+        "build_leaderboard": "aggregate",
+        "build_leaderboards": "aggregate",
+        "render": "leaderboard",
+        "render_csv": "render_text",
+        "render_html": "render_html",
+        "render_latex": "render_text",
+        "render_markdown": "render_text",
     },
 )

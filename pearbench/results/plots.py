@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pearbench.io import atomic_write_bytes
-from pearbench.results.leaderboard import Estimate, Leaderboard
+from pearbench.results.model import Estimate, Leaderboard
 
 DPI = 100
 PNG_METADATA = {"Software": None}  # drop matplotlib's version string: bytes must not depend on it

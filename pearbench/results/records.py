@@ -323,17 +323,6 @@ def write_record(results_dir: str | Path, record: Mapping[str, Any]) -> Path:
     return path
 
 
-def default_recipe_hashes(method: str, profile: str) -> tuple[str, str]:
-    """The committed recipes' hashes: ``pearbench.train.methods.recipe_hash(method)``, ``profiles.rl_recipe_hash(profile)``."""
-    try:
-        from pearbench.train.methods import recipe_hash
-    except ImportError as exc:
-        raise PearbenchError(f"cannot check method recipe hashes: {exc}") from None
-    from pearbench.harness.profiles import rl_recipe_hash
-
-    return recipe_hash(method), rl_recipe_hash(profile)
-
-
 def _warn_bad(path: Path, reason: str) -> None:
     warnings.warn(f"{path.name}: {reason}", BadRecordWarning, stacklevel=3)
 
@@ -369,12 +358,14 @@ def load_records(
 
     A record that fails to parse, fails its checksum, fails validation or sits under the wrong file name is skipped
     and reported as ``on_bad(path, "skipped: <reason>")``. With ``check_recipes`` a record whose
-    ``method_recipe_hash`` or ``rl_recipe_hash`` differs from ``expected_hashes(method, profile)`` (default:
-    :func:`default_recipe_hashes`) is refused: ``on_bad(path, "refused: <reason>")``. Without ``on_bad`` each one
+    ``method_recipe_hash`` or ``rl_recipe_hash`` differs from ``expected_hashes(method, profile)`` (the harness
+    supplies :func:`pearbench.harness.config.default_recipe_hashes`) is refused: ``on_bad(path, "refused: <reason>")``. Without ``on_bad`` each one
     becomes a :class:`BadRecordWarning`. ``progress`` shows a tqdm bar (``None``: only on a terminal).
     """
     report = on_bad or _warn_bad
-    expected = expected_hashes or default_recipe_hashes
+    if check_recipes and expected_hashes is None:
+        raise ValueError("check_recipes needs expected_hashes(method, profile) -> (method hash, rl hash)")
+    expected = expected_hashes
     folder = Path(results_dir) / RECORDS_DIR
     if not folder.is_dir():
         return []

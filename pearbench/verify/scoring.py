@@ -25,7 +25,7 @@ from typing import Any
 
 from pearbench.errors import PearbenchError
 from pearbench.io import iter_jsonl, jsonl_where
-from pearbench.metrics import bootstrap_ci, maj_at_n, pass_at_k_array
+from pearbench.metrics import maj_at_n, summarise
 from pearbench.verify.datasets import Problem, load_dataset
 from pearbench.verify.normalize import DEFAULT_TIMEOUT
 from pearbench.verify.pool import verify_math_batch
@@ -220,21 +220,6 @@ def majority(verdicts: Sequence[Verdict]) -> tuple[bool, str | None]:
     return won, None  # unreachable
 
 
-def summarise_outcomes(outcomes: Sequence[ProblemOutcome], n: int) -> dict[str, dict[str, float]]:
-    """pass@k for k = 1..n, avg@n and maj@n, each as {value, low, high} (95% percentile bootstrap over problems)."""
-    ns = [o.n for o in outcomes]
-    cs = [o.c for o in outcomes]
-    metrics: dict[str, dict[str, float]] = {}
-    for k in range(1, n + 1):
-        value, low, high = bootstrap_ci(pass_at_k_array(ns, cs, k))
-        metrics[f"pass@{k}"] = {"value": value, "low": low, "high": high}
-    value, low, high = bootstrap_ci([o.c / o.n for o in outcomes])
-    metrics[f"avg@{n}"] = {"value": value, "low": low, "high": high}
-    value, low, high = bootstrap_ci([1.0 if o.maj_correct else 0.0 for o in outcomes])
-    metrics[f"maj@{n}"] = {"value": value, "low": low, "high": high}
-    return metrics
-
-
 def score_completions(
     records: Sequence[CompletionRecord | Mapping[str, Any]],
     dataset: str | Sequence[Problem],
@@ -286,7 +271,12 @@ def score_completions(
         dataset=dataset_name,
         n=n,
         outcomes=tuple(outcomes),
-        metrics=summarise_outcomes(outcomes, n),
+        metrics=summarise(
+            [o.n for o in outcomes],
+            [o.c for o in outcomes],
+            range(1, n + 1),
+            [1.0 if o.maj_correct else 0.0 for o in outcomes],
+        ),
         missing=missing,
         timeouts=timeouts,
         exceptions=exceptions,
