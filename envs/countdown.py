@@ -1,8 +1,4 @@
-"""Countdown (Game of 24 family): combine the given numbers, each exactly once, with + - * / to hit the target.
-
-Answer: an arithmetic expression such as ``(3+5)*2``. Any expression that uses exactly the given numbers and
-evaluates (exactly, with rational arithmetic) to the target is accepted, not only the stored one.
-"""
+"""Countdown (Game of 24 family): combine the given numbers, each exactly once, with + - * / to hit the target."""
 
 from __future__ import annotations
 
@@ -197,6 +193,20 @@ def _fmt(value: Fraction) -> str:
 
 @register_env
 class Countdown(Game):
+    """Countdown (Game of 24 family): combine the given numbers, each exactly once, with + - * / to hit the
+    target.
+
+    Answer: an arithmetic expression such as ``(3+5)*2``. Any expression that uses exactly the given numbers
+    and evaluates (exactly, with rational arithmetic) to the target is accepted, not only the stored one.
+
+    **Differences from reasoning-gym.** reasoning-gym's ``countdown`` prints its gold expressions with sympy,
+    which sometimes starts a term with a unary minus (``-3 + (70*(89 - 64) - 73)/3``, about 2% of its default
+    golds); pearbench's parser has binary operators only and rejects those. reasoning-gym also compares the
+    value with a floating-point tolerance (``np.isclose``) where pearbench requires the exact rational value.
+    On everything else (each number exactly once; + - * / and parentheses) the two agree
+    (tests/test_rg_agreement.py).
+    """
+
     name = "countdown"
     title = "Countdown"
     family = "arithmetic puzzle"

@@ -1,12 +1,4 @@
-"""Cryptarithm (SEND+MORE=MONEY family): each letter stands for a digit; find digits that make the sum true.
-
-Rules: different letters are different digits, the same letter is always the same digit, and no word starts with 0.
-Puzzles come from random numbers whose digits are replaced by random letters, so at least one solution exists;
-several may, and the verifier accepts every mapping that satisfies the rules.
-
-Answer: the letter=digit pairs, e.g. ``A=1,B=2,C=3`` (any order; commas, semicolons or spaces between pairs; case
-and spaces around ``=`` ignored). Every letter of the puzzle must be given exactly one digit.
-"""
+"""Cryptarithm (SEND+MORE=MONEY family): each letter stands for a digit; find digits that make the sum true."""
 
 from __future__ import annotations
 
@@ -159,6 +151,21 @@ def format_mapping(mapping: dict[str, int]) -> str:
 
 @register_env
 class Cryptarithm(Game):
+    """Cryptarithm (SEND+MORE=MONEY family): each letter stands for a digit; find digits that make the sum
+    true.
+
+    Rules: different letters are different digits, the same letter is always the same digit, and no word
+    starts with 0. Puzzles come from random numbers whose digits are replaced by random letters, so at least
+    one solution exists; several may, and the verifier accepts every mapping that satisfies the rules.
+
+    Answer: the letter=digit pairs, e.g. ``A=1,B=2,C=3`` (any order; commas, semicolons or spaces between
+    pairs; case and spaces around ``=`` ignored). Every letter of the puzzle must be given exactly one digit.
+
+    **Differences from reasoning-gym.** reasoning-gym forbids a leading 0 in every word, one-letter words
+    included, where pearbench lets a one-letter word be 0; reasoning-gym's puzzles have no one-letter words,
+    and on them the verdicts agree (tests/test_rg_agreement.py).
+    """
+
     name = "cryptarithm"
     title = "Cryptarithm"
     family = "arithmetic puzzle"

@@ -1,12 +1,4 @@
-"""Futoshiki: fill an n x n grid with 1..n, each once per row and column, obeying inequalities between neighbours.
-
-Some cells are given; some horizontally or vertically adjacent pairs carry a ``<``/``>`` sign. Puzzles are built to
-have exactly one solution: clues are added until constraint propagation alone (singles, hidden singles, inequality
-bounds) fixes every cell, then every clue it can do without is removed. The verifier checks the rules, so any grid that
-satisfies them all is accepted (there is only one).
-
-Answer: the grid row by row, e.g. ``1234/3412/2143/4321`` (digits; rows separated by ``/``, newlines or spaces).
-"""
+"""Futoshiki: fill an n x n grid with 1..n, each once per row and column, obeying inequalities between neighbours."""
 
 from __future__ import annotations
 
@@ -218,6 +210,22 @@ def render_board(n: int, givens: dict[tuple[int, int], int], less: list) -> list
 
 @register_env
 class Futoshiki(Game):
+    """Futoshiki: fill an n x n grid with 1..n, each once per row and column, obeying inequalities between
+    neighbours.
+
+    Some cells are given; some horizontally or vertically adjacent pairs carry a ``<``/``>`` sign. Puzzles are
+    built to have exactly one solution: clues are added until constraint propagation alone (singles, hidden
+    singles, inequality bounds) fixes every cell, then every clue it can do without is removed. The verifier
+    checks the rules, so any grid that satisfies them all is accepted (there is only one).
+
+    Answer: the grid row by row, e.g. ``1234/3412/2143/4321`` (digits; rows separated by ``/``, newlines or
+    spaces).
+
+    **Differences from reasoning-gym.** reasoning-gym's ``futoshiki`` (4x4 to 9x9) compares the answer with
+    its stored solution where pearbench checks the rules; its puzzles have a unique solution, so the verdicts
+    agree (tests/test_rg_agreement.py). pearbench generates sizes 3 to 7; its verifier reads any size.
+    """
+
     name = "futoshiki"
     title = "Futoshiki"
     family = "grid puzzle"

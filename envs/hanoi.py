@@ -1,15 +1,4 @@
-"""Tower of Hanoi, generalised: rearrange disks on three pegs from a start to a goal arrangement.
-
-Disks are numbered 1 (smallest) to n. Every arrangement is "regular" (no larger disk above a smaller one). A move takes
-the top disk of one peg onto another peg, never onto a smaller disk. Start and goal are random regular arrangements
-(``start="random"``) or the classic full tower moved to another peg (``start="tower"``).
-
-Answer: a move list like ``1>3,1>2,3>2`` (from-peg > to-peg, pegs 1-3; commas, spaces or newlines between moves; ``->``
-and pegs A-C are tolerated). The verifier simulates it: ANY legal move sequence that reaches the goal within the
-instance's budget is accepted. The budget is the optimal number of moves (plus the ``slack`` knob, 0 by default); for
-the classic tower that is 2**n - 1. Between two random arrangements there can be two different optimal sequences, so
-``multiple_solutions`` is True.
-"""
+"""Tower of Hanoi, generalised: rearrange disks on three pegs from a start to a goal arrangement."""
 
 from __future__ import annotations
 
@@ -156,6 +145,26 @@ def _format_moves(moves: list[tuple[int, int]]) -> str:
 
 @register_env
 class Hanoi(Game):
+    """Tower of Hanoi, generalised: rearrange disks on three pegs from a start to a goal arrangement.
+
+    Disks are numbered 1 (smallest) to n. Every arrangement is "regular" (no larger disk above a smaller one).
+    A move takes the top disk of one peg onto another peg, never onto a smaller disk. Start and goal are
+    random regular arrangements (``start="random"``) or the classic full tower moved to another peg
+    (``start="tower"``).
+
+    Answer: a move list like ``1>3,1>2,3>2`` (from-peg > to-peg, pegs 1-3; commas, spaces or newlines between
+    moves; ``->`` and pegs A-C are tolerated). The verifier simulates it: ANY legal move sequence that reaches
+    the goal within the instance's budget is accepted. The budget is the optimal number of moves (plus the
+    ``slack`` knob, 0 by default); for the classic tower that is 2**n - 1. Between two random arrangements
+    there can be two different optimal sequences, so ``multiple_solutions`` is True.
+
+    **Differences from reasoning-gym.** reasoning-gym's ``tower_of_hanoi`` also draws four-peg puzzles
+    (Frame-Stewart), which pearbench's three pegs cannot express, and its moves name the disk (``Move disk 2
+    from Peg 1 to Peg 3``), which it checks, where pearbench's name only the pegs. It gives partial credit
+    (optimal / used moves) to longer solutions that pearbench's budget rejects. On three-peg puzzles the
+    verdicts agree (tests/test_rg_agreement.py).
+    """
+
     name = "hanoi"
     title = "Hanoi"
     family = "planning"

@@ -1,13 +1,4 @@
-"""Grid maze: find a shortest path from S to G.
-
-The maze is a character grid: ``#`` wall, ``.`` open, ``S`` start, ``G`` goal. Cells sit at odd coordinates and are
-joined by carving the wall between them with a randomized depth-first search (a perfect maze, one path between any
-two cells); higher levels then knock down a share of the remaining inner walls, which creates loops and several
-shortest paths.
-
-Answer: the moves as a string over ``U`` ``D`` ``L`` ``R`` (one grid square each), e.g. ``RRDDLD``; case, spaces and
-commas ignored. The verifier walks the moves and accepts any path from S to G whose length equals the BFS distance.
-"""
+"""Grid maze: find a shortest path from S to G."""
 
 from __future__ import annotations
 
@@ -159,6 +150,23 @@ def carve_maze(rows: int, cols: int, loop_fraction: float, rng: random.Random) -
 
 @register_env
 class Maze(Game):
+    """Grid maze: find a shortest path from S to G.
+
+    The maze is a character grid: ``#`` wall, ``.`` open, ``S`` start, ``G`` goal. Cells sit at odd
+    coordinates and are joined by carving the wall between them with a randomized depth-first search (a
+    perfect maze, one path between any two cells); higher levels then knock down a share of the remaining
+    inner walls, which creates loops and several shortest paths.
+
+    Answer: the moves as a string over ``U`` ``D`` ``L`` ``R`` (one grid square each), e.g. ``RRDDLD``; case,
+    spaces and commas ignored. The verifier walks the moves and accepts any path from S to G whose length
+    equals the BFS distance.
+
+    **Differences from reasoning-gym.** reasoning-gym's ``maze`` (random open cells, drawn with four random
+    characters) asks only the length of a shortest path, not the path; pearbench asks for the moves.
+    tests/test_rg_agreement.py converts reasoning-gym's grids and checks that pearbench accepts a walk exactly
+    when reasoning-gym accepts its length.
+    """
+
     name = "maze"
     title = "Maze"
     family = "grid navigation"

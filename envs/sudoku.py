@@ -1,9 +1,4 @@
-"""Sudoku on 4x4, 6x6 (2x3 boxes) and 9x9 grids: fill the blanks so every row, column and box holds 1..n once.
-
-Answer: the completed grid, rows from top to bottom separated by ``/`` or newlines, each row written as its digits
-(``1234/3412/2143/4321``); spaces, commas and ``|`` inside a row are ignored. Clues are removed from a full grid at
-random and uniqueness is not required, so the verifier accepts ANY valid completion consistent with the clues.
-"""
+"""Sudoku on 4x4, 6x6 (2x3 boxes) and 9x9 grids: fill the blanks so every row, column and box holds 1..n once."""
 
 from __future__ import annotations
 
@@ -181,6 +176,20 @@ def _solve_events(rows: list[str], size: int) -> tuple[list[list[int]], list[tup
 
 @register_env
 class Sudoku(Game):
+    """Sudoku on 4x4, 6x6 (2x3 boxes) and 9x9 grids: fill the blanks so every row, column and box holds 1..n
+    once.
+
+    Answer: the completed grid, rows from top to bottom separated by ``/`` or newlines, each row written as
+    its digits (``1234/3412/2143/4321``); spaces, commas and ``|`` inside a row are ignored. Clues are removed
+    from a full grid at random and uniqueness is not required, so the verifier accepts ANY valid completion
+    consistent with the clues.
+
+    **Differences from reasoning-gym.** reasoning-gym's ``sudoku`` (9x9) and ``mini_sudoku`` (4x4) compare the
+    answer with their stored solution where pearbench checks the rules; their puzzles have a unique solution,
+    so the verdicts agree (tests/test_rg_agreement.py), but on a puzzle with several completions reasoning-gym
+    would reject all but one.
+    """
+
     name = "sudoku"
     title = "Sudoku"
     family = "grid puzzle"

@@ -1,15 +1,4 @@
-"""Zebra (Einstein) puzzle: houses in a row, each person with one value per category; deduce who has what from clues.
-
-Each category (colour, pet, drink, ...) gives every house a different value. Clues say that two values belong to the
-same person (or not), that a value is (not) in a given house, or relate the houses of two values (directly left of,
-next to, somewhere left of). Puzzles are unique by construction: random true clues are added until constraint
-propagation alone fixes every value's house, then every clue it can do without is removed.
-
-Answer, by the knob ``question``: ``attribute`` asks one value (``dog``) or one house number (``3``);
-``full`` asks the whole assignment, one house per line: ``1: red, dog, tea`` (categories in the listed order; the
-``1:`` labels are optional); a full assignment is checked against every clue. Harmless wording around a single value
-(``The dog.``) is tolerated; naming two different candidates is not.
-"""
+"""Zebra (Einstein) puzzle: houses in a row, each person with one value per category; deduce who has what from clues."""
 
 from __future__ import annotations
 
@@ -270,6 +259,28 @@ def _words(text: str) -> list[str]:
 
 @register_env
 class Zebra(Game):
+    """Zebra (Einstein) puzzle: houses in a row, each person with one value per category; deduce who has what
+    from clues.
+
+    Each category (colour, pet, drink, ...) gives every house a different value. Clues say that two values
+    belong to the same person (or not), that a value is (not) in a given house, or relate the houses of two
+    values (directly left of, next to, somewhere left of). Puzzles are unique by construction: random true
+    clues are added until constraint propagation alone fixes every value's house, then every clue it can do
+    without is removed.
+
+    Answer, by the knob ``question``: ``attribute`` asks one value (``dog``) or one house number (``3``);
+    ``full`` asks the whole assignment, one house per line: ``1: red, dog, tea`` (categories in the listed
+    order; the ``1:`` labels are optional); a full assignment is checked against every clue. Harmless wording
+    around a single value (``The dog.``) is tolerated; naming two different candidates is not.
+
+    **Differences from reasoning-gym.** reasoning-gym's ``zebra_puzzles`` always asks the name of the person
+    in house 1, which pearbench's ``attribute`` question (a house or attribute of the person with a given
+    value) cannot express. Its clues (a value in / not in a house, same house, directly left of, next to,
+    somewhere left or right of) are pearbench's ``at``, ``not_at``, ``same``, ``left``, ``next`` and
+    ``before``; tests/test_rg_agreement.py converts them into ``full`` questions and checks that pearbench
+    accepts a grid exactly when it is reasoning-gym's (SAT-checked, unique) solution.
+    """
+
     name = "zebra"
     title = "Zebra"
     family = "logic puzzle"

@@ -1,4 +1,5 @@
-"""`pearbench envs list | show | sample`, through pearbench.cli.main and as a subprocess (exit code 2 on user errors)."""
+"""`pearbench envs list | show | sample | docs`, through pearbench.cli.main and as a subprocess (exit code 2 on user
+errors)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 import pytest
 
 from pearbench.cli import main
-from pearbench.commands.envs import describe_env, env_rows, level_configs, sample_env
+from pearbench.commands.envs import describe_env, env_rows, game_category, level_configs, sample_env
+from pearbench.envs.base import CATEGORIES
 from pearbench.errors import PearbenchError
 from pearbench.registry import list_games
 
@@ -25,13 +27,44 @@ def test_list_shows_every_environment(capsys) -> None:
     code, out, err = run_cli(capsys, "envs", "list")
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0].split() == ["gym", "id", "family", "difficulty", "levels", "multiple", "solutions"]
+    header = next(line for line in lines if line.strip().startswith("gym id"))
+    assert header.split() == ["gym", "id", "family", "difficulty", "levels", "multiple", "solutions"]
     for game_cls in list_games():
-        row = next(line for line in lines if line.startswith(game_cls.gym_id() + " "))
+        row = next(line for line in lines if line.strip().startswith(game_cls.gym_id() + " "))
         assert game_cls.family in row
         assert "/".join(game_cls.levels) in row
         assert row.rstrip().endswith("yes" if game_cls.multiple_solutions else "no")
     assert len(env_rows()) == len(list_games())
+
+
+def _listing_blocks(out: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Category headings in order, and the gym ids listed under each."""
+    headings: list[str] = []
+    blocks: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        first = line.split(" ", 1)[0]
+        if first in CATEGORIES and not line.startswith(" "):
+            headings.append(first)
+            blocks[first] = []
+            count = len([g for g in list_games() if game_category(g) == first])
+            assert line == f"{first} ({count} {'game' if count == 1 else 'games'})"
+        elif headings and line.strip().startswith("pearbench/"):
+            blocks[headings[-1]].append(line.split()[0])
+    return headings, blocks
+
+
+def test_list_is_grouped_by_category_and_lists_every_game_once(capsys) -> None:
+    _, out, _ = run_cli(capsys, "envs", "list")
+    headings, blocks = _listing_blocks(out)
+    assert headings == list(CATEGORIES)  # every category, in the fixed order
+    listed = [gym_id for ids in blocks.values() for gym_id in ids]
+    assert sorted(listed) == sorted(g.gym_id() for g in list_games())  # each game exactly once
+    for game_cls in list_games():
+        assert game_cls.gym_id() in blocks[game_category(game_cls)]
+        if game_cls.name.startswith("math_"):
+            assert game_category(game_cls) == "arithmetic"
+    assert out.splitlines()[0] == f"{len(list_games())} environments in 7 categories"
+    assert {row["category"] for row in env_rows()} <= set(CATEGORIES)
 
 
 @pytest.mark.parametrize("env_id", [*MY_GAMES, "pearbench/Countdown-v0"])
@@ -40,6 +73,7 @@ def test_show_describes_knobs_styles_and_prompt(capsys, env_id: str) -> None:
     assert code == 0
     game_cls = next(g for g in list_games() if env_id in (g.name, g.gym_id()))
     assert game_cls.gym_id() in out and game_cls.description in out
+    assert f"category: {game_category(game_cls)}," in out.splitlines()[0]
     for level, config in level_configs(env_id).items():
         assert level in out
         for knob, value in config.items():
@@ -131,7 +165,27 @@ def test_list_subprocess_succeeds() -> None:
 
 def test_envs_without_action_prints_help(capsys) -> None:
     code, out, _ = run_cli(capsys, "envs")
-    assert code == 0 and "list" in out and "sample" in out
+    assert code == 0 and "list" in out and "sample" in out and "docs" in out
+
+
+def test_docs_prints_or_writes_the_games_reference(capsys, tmp_path, monkeypatch) -> None:
+    import pearbench.gamedocs
+
+    monkeypatch.setattr(pearbench.gamedocs, "games_markdown", lambda: "# Games\n\nstub\n")
+    code, out, err = run_cli(capsys, "envs", "docs")
+    assert (code, out, err) == (0, "# Games\n\nstub\n", "")
+    target = tmp_path / "games.md"
+    code, out, _ = run_cli(capsys, "envs", "docs", "--out", str(target))
+    assert code == 0 and target.read_text(encoding="utf-8") == "# Games\n\nstub\n" and str(target) in out
+
+
+def test_docs_refuses_a_directory(capsys, tmp_path) -> None:
+    code, out, err = run_cli(capsys, "envs", "docs", "--out", str(tmp_path))
+    assert code == 2 and out == ""
+    assert (
+        err.startswith(f"pearbench: error: --out {tmp_path} is a directory")
+        and len(err.strip().splitlines()) == 1
+    )
 
 
 def test_python_api_errors_are_pearbench_errors() -> None:

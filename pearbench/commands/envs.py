@@ -1,30 +1,48 @@
-"""`pearbench envs`: list the registered environments, show one, or sample instances with solver traces.
+"""`pearbench envs`: list the registered environments by category, show one, sample instances with solver traces, or
+write the games reference (docs/games.md).
 
-A thin shell over :func:`env_rows`, :func:`describe_env` and :func:`sample_env`, which a notebook can call directly.
+A thin shell over :func:`env_rows`, :func:`describe_env`, :func:`sample_env` and
+:func:`pearbench.gamedocs.games_markdown`, which a notebook can call directly.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import Any
 
+from pearbench.envs.base import CATEGORIES
 from pearbench.errors import PearbenchError
 from pearbench.registry import get_game_class, list_games
 
 
+def game_category(game_cls: type) -> str:
+    """The category a game is listed under: its declared one (math_* environments go under arithmetic)."""
+    if game_cls.name.startswith("math_"):
+        return "arithmetic"
+    return game_cls.category
+
+
 def env_rows() -> list[dict[str, Any]]:
-    """One row per registered environment: gym id, name, family, levels, multiple solutions."""
+    """One row per registered environment: gym id, name, category, family, levels, multiple solutions."""
     return [
         {
             "gym_id": game_cls.gym_id(),
             "name": game_cls.name,
+            "category": game_category(game_cls),
             "family": game_cls.family,
             "levels": list(game_cls.levels),
             "multiple_solutions": game_cls.multiple_solutions,
         }
         for game_cls in list_games()
     ]
+
+
+def rows_by_category(rows: list[dict[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The rows grouped by category, in the fixed order of :data:`CATEGORIES` (every category, empty or not)."""
+    rows = env_rows() if rows is None else rows
+    return {category: [row for row in rows if row["category"] == category] for category in CATEGORIES}
 
 
 def format_table(rows: list[list[str]], header: list[str]) -> str:
@@ -38,11 +56,33 @@ def format_table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def env_table() -> str:
-    rows = [
-        [row["gym_id"], row["family"], "/".join(row["levels"]), "yes" if row["multiple_solutions"] else "no"]
-        for row in env_rows()
+    """Every environment, one block per category (fixed order, the game count in each heading), with its gym id,
+    family (the game's subtitle), difficulty levels and whether several answers are accepted."""
+    groups = rows_by_category()
+    header = ["gym id", "family", "difficulty levels", "multiple solutions"]
+    cells = {
+        row["gym_id"]: [
+            row["gym_id"],
+            row["family"],
+            "/".join(row["levels"]),
+            "yes" if row["multiple_solutions"] else "no",
+        ]
+        for rows in groups.values()
+        for row in rows
+    }
+    # one set of column widths for the whole listing, so the blocks line up under the header
+    table = format_table(list(cells.values()), header).splitlines() if cells else [" ".join(header)]
+    lines_of = dict(zip(cells, table[2:]))
+    total = sum(len(rows) for rows in groups.values())
+    lines = [
+        f"{total} environments in {len(CATEGORIES)} categories",
+        "",
+        *("  " + line for line in table[:2]),
     ]
-    return format_table(rows, ["gym id", "family", "difficulty levels", "multiple solutions"])
+    for category, rows in groups.items():
+        lines += ["", f"{category} ({len(rows)} {'game' if len(rows) == 1 else 'games'})"]
+        lines += [f"  {lines_of[row['gym_id']]}" for row in rows] or ["  (none)"]
+    return "\n".join(lines)
 
 
 def level_configs(env_id: str) -> dict[str, dict[str, Any]]:
@@ -64,7 +104,8 @@ def describe_env(env_id: str) -> str:
     game = game_cls()
     instance = game.generate(0)
     parts = [
-        f"{game_cls.gym_id()}  (name: {game_cls.name}, family: {game_cls.family})",
+        f"{game_cls.gym_id()}  (name: {game_cls.name}, category: {game_category(game_cls)}, "
+        f"family: {game_cls.family})",
         game_cls.description,
         f"multiple solutions: {'yes' if game_cls.multiple_solutions else 'no'}; "
         f"default difficulty: {game_cls.default_difficulty}",
@@ -155,6 +196,29 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_docs(out: str | None = None) -> str:
+    """The games reference as Markdown (:func:`pearbench.gamedocs.games_markdown`); written to ``out`` when given.
+
+    Refuses an ``out`` that is a directory (:class:`PearbenchError`)."""
+    from pearbench.gamedocs import games_markdown
+
+    if out is not None and Path(out).is_dir():
+        raise PearbenchError(f"--out {out} is a directory; give a file path such as {Path(out) / 'games.md'}")
+    text = games_markdown()
+    if out is not None:
+        Path(out).write_text(text, encoding="utf-8")
+    return text
+
+
+def _docs(args: argparse.Namespace) -> int:
+    text = write_docs(args.out)
+    if args.out is None:
+        print(text, end="")
+    else:
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _sample(args: argparse.Namespace) -> int:
     samples = sample_env(args.env_id, args.n, args.difficulty, args.seed, args.style, args.compact)
     print(format_samples(samples))
@@ -162,11 +226,11 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("envs", help="list, show or sample the registered environments")
+    parser = subparsers.add_parser("envs", help="list, show, sample or document the registered environments")
     actions = parser.add_subparsers(dest="envs_command", metavar="ACTION", parser_class=type(parser))
     parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
 
-    list_parser = actions.add_parser("list", help="table of every environment")
+    list_parser = actions.add_parser("list", help="every environment, grouped by category")
     list_parser.add_argument(
         "--reasoning-gym",
         action="store_true",
@@ -194,3 +258,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sample_parser.add_argument("--style", default=None, help="solver trace style (default: the game's first)")
     sample_parser.add_argument("--compact", action="store_true", help="show the compact prompt")
     sample_parser.set_defaults(func=_sample)
+
+    docs_parser = actions.add_parser(
+        "docs", help="Markdown reference of every bundled game (the source of docs/games.md)"
+    )
+    docs_parser.add_argument(
+        "--out", default=None, metavar="FILE", help="write to FILE instead of printing (docs/games.md)"
+    )
+    docs_parser.set_defaults(func=_docs)
