@@ -26,7 +26,7 @@ from pearbench.errors import PearbenchError, unknown
 
 ENTRY_POINT_GROUP = "pearbench.environments"
 #: Modules of ``pearbench.envs`` that hold no game.
-NOT_GAMES = frozenset({"base", "splits", "rg_adapter"})
+NOT_GAMES = frozenset({"base", "splits", "rg_adapter", "catalog"})
 _GAMES: dict[str, type] = {}
 _LOADED = False
 _log = logging.getLogger(__name__)

@@ -169,9 +169,9 @@ def test_envs_without_action_prints_help(capsys) -> None:
 
 
 def test_docs_prints_or_writes_the_games_reference(capsys, tmp_path, monkeypatch) -> None:
-    import pearbench.gamedocs
+    import pearbench.envs.catalog
 
-    monkeypatch.setattr(pearbench.gamedocs, "games_markdown", lambda: "# Games\n\nstub\n")
+    monkeypatch.setattr(pearbench.envs.catalog, "games_markdown", lambda: "# Games\n\nstub\n")
     code, out, err = run_cli(capsys, "envs", "docs")
     assert (code, out, err) == (0, "# Games\n\nstub\n", "")
     target = tmp_path / "games.md"

@@ -1,4 +1,4 @@
-"""docs/games.md is generated (pearbench.gamedocs.games_markdown) and committed: it must match the code exactly."""
+"""docs/games.md is generated (pearbench.envs.catalog.games_markdown) and committed: it must match the code exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pearbench.gamedocs import REGENERATE, bundled_games, game_doc, games_markdown
+from pearbench.envs.catalog import REGENERATE, bundled_games, game_doc, games_markdown
 from pearbench.registry import list_games
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "games.md"

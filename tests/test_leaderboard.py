@@ -38,7 +38,6 @@ from pearbench.metrics import (
     kendall_tau_b,
     seed_averaged_pass_at_k,
 )
-from pearbench.results import records as results_module
 from pearbench.results.aggregate import build_leaderboard, build_leaderboards
 from pearbench.results.leaderboard import render
 from pearbench.results.model import Estimate

@@ -2,7 +2,7 @@
 write the games reference (docs/games.md).
 
 A thin shell over :func:`env_rows`, :func:`describe_env`, :func:`sample_env` and
-:func:`pearbench.gamedocs.games_markdown`, which a notebook can call directly.
+:func:`pearbench.envs.catalog.games_markdown`, which a notebook can call directly.
 """
 
 from __future__ import annotations
@@ -197,10 +197,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def write_docs(out: str | None = None) -> str:
-    """The games reference as Markdown (:func:`pearbench.gamedocs.games_markdown`); written to ``out`` when given.
+    """The games reference as Markdown (:func:`pearbench.envs.catalog.games_markdown`); written to ``out`` when given.
 
     Refuses an ``out`` that is a directory (:class:`PearbenchError`)."""
-    from pearbench.gamedocs import games_markdown
+    from pearbench.envs.catalog import games_markdown
 
     if out is not None and Path(out).is_dir():
         raise PearbenchError(f"--out {out} is a directory; give a file path such as {Path(out) / 'games.md'}")

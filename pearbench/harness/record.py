@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pearbench.harness.context import RunContext
-
-if TYPE_CHECKING:
-    pass
 
 
 # -- record -------------------------------------------------------------------------------------------------------
@@ -107,7 +105,9 @@ def record(
         "timings": {k: round(v, 3) for k, v in ctx.timings.items()},
         "profile_override": ctx.profile.raw if ctx.profile.override_file else None,
     }
-    if heldout:  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, ...}}}
+    if (
+        heldout
+    ):  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, ...}}}
         body["heldout"] = heldout
     if model_dirs:
         body["model_dirs"] = {role: relative_to_out(path, ctx.out) for role, path in model_dirs.items()}

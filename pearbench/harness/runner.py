@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -49,7 +49,9 @@ class LocalExecutor:
     ``job_fn(request) -> {"run_id", "ok", ...}`` runs one job (default: the harness); a job that raises is reported
     as ``{"run_id", "ok": False, "error"}`` while the others finish."""
 
-    def __init__(self, workers: int = 1, job_fn: Callable[[RunRequest], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, workers: int = 1, job_fn: Callable[[RunRequest], dict[str, Any]] | None = None
+    ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise PearbenchError(f"workers must be a whole number >= 1, got {workers!r}")
         self.workers = workers
@@ -92,7 +94,9 @@ def plan(methods: Sequence[str], seeds: Sequence[int], base: RunRequest) -> list
     for method in methods:
         load_recipe(parse_method_label(method)[0])
     return [
-        SweepJob(request=replace(base, method=method, seed=seed), run_id=make_run_id(suite, method, seed, profile))
+        SweepJob(
+            request=replace(base, method=method, seed=seed), run_id=make_run_id(suite, method, seed, profile)
+        )
         for seed in seeds
         for method in methods
     ]
