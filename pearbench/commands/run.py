@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 KS = (1, 2, 4, 8)
@@ -42,7 +43,7 @@ def _fmt(metric: dict[str, float] | None) -> str:
     return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
 
 
-def summary_lines(record: dict[str, Any]) -> list[str]:
+def summary_lines(record: dict[str, Any], out: str | Path | None = None) -> list[str]:
     lines = [
         f"## {record['method_label']}  (suite {record['suite']}, seed {record['seed']}, profile {record['profile']})",
         "",
@@ -99,6 +100,11 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
             f"{rl['monitor_reward_end']:.3f} after"
         )
     lines.append("stage wall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in record["timings"].items()))
+    models = record.get("model_dirs") or {}
+    for role in ("sft", "rl"):
+        if role in models:
+            where = Path(out) / models[role] if out is not None else models[role]
+            lines.append(f"{role} model: {where}")
     lines.append(f"record: {record.get('_path', '?')}")
     return lines
 
@@ -117,6 +123,6 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     )
-    print("\n".join(summary_lines(record)))
+    print("\n".join(summary_lines(record, out=args.out)))
     sys.stdout.flush()
     return 0
