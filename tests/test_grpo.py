@@ -200,11 +200,11 @@ def test_unknown_aggregation():
 @pytest.mark.parametrize(
     ("bad", "fragment"),
     [
-        ({"group_size": 1}, "group_size must be >= 2"),
+        ({"group_size": 1}, r"\[rl\] group_size: must be >= 2, got 1"),
         ({"loss_aggregation": "sum"}, "loss_aggregation"),
         ({"epsilon_low": 1.0}, "epsilon_low"),
         ({"kl_coef": -0.1}, "kl_coef"),
-        ({"lr": 0.0}, "lr must be > 0"),
+        ({"lr": 0.0}, r"\[rl\] lr: must be > 0, got 0.0"),
         ({"top_p": 0.0}, "top_p"),
     ],
 )

@@ -1,4 +1,5 @@
-"""PEAR / DFT / SFT objectives against a slow per-token reference that follows DESIGN §2 literally."""
+"""PEAR / DFT / SFT objectives (pearbench.train.weights, pearbench.train.objectives) against a slow per-token
+reference that follows DESIGN §2 literally."""
 
 from __future__ import annotations
 
@@ -14,16 +15,13 @@ from pearbench.errors import PearbenchError
 from pearbench.train import objectives
 from pearbench.train.methods import get_method
 from pearbench.train.objectives import (
-    LEVELS,
     NORMALISATIONS,
     LossDiagnostics,
     accumulate,
-    dft_weights,
     normaliser_from_mask,
-    pear_weights,
-    pear_weights_with_stats,
     scale_gradients,
 )
+from pearbench.train.weights import LEVELS, dft_weights, pear_weights, pear_weights_with_stats
 
 # ----------------------------------------------------------------------------------------- the slow reference
 

@@ -4,7 +4,8 @@ Pure functions first (advantages, the clipped surrogate, aggregation), then the 
 ``prompts_per_step`` training prompts (seeded by (seed, step)), sample ``group_size`` completions each from the current
 policy, reward them with the environment's verifier, normalise rewards within each group, and take
 ``inner_iterations`` optimizer steps on the clipped surrogate. Everything a step needs is derived from (seed, step), so
-a run resumed from a checkpoint follows the same trajectory as an uninterrupted one.
+a run resumed from a checkpoint follows the same trajectory as an uninterrupted one (the resumable skeleton,
+shared with SFT, is :mod:`pearbench.train.loop`).
 """
 
 from __future__ import annotations
@@ -19,80 +20,70 @@ import torch
 import torch.nn.functional as F
 
 from pearbench.errors import PearbenchError
-from pearbench.faults import maybe_die
 from pearbench.io import finite_log
 from pearbench.models.generation import GenerationConfig, HFBackend, pad_sequences
-from pearbench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from pearbench.settings import Settings, setting
+from pearbench.train.loop import ResumableRun, adamw
 from pearbench.verify.verdict import Verdict
 
 AGGREGATIONS = ("token-mean", "seq-mean")
 
 
 @dataclass(frozen=True)
-class GRPOConfig:
+class GRPOConfig(Settings):
     """The RL recipe. Its hash goes into every result record (identical for every method of a profile)."""
 
-    steps: int = 100
-    #: prompts drawn per step; each gets ``group_size`` completions
-    prompts_per_step: int = 16
-    #: completions per prompt (the group whose rewards are normalised together); >= 2
-    group_size: int = 8
-    lr: float = 1e-4
-    #: lower / upper clip of the importance ratio: clip(r, 1 - epsilon_low, 1 + epsilon_high) (DAPO's clip-higher)
-    epsilon_low: float = 0.2
-    epsilon_high: float = 0.28
-    #: divide group-centred rewards by the group's std (GRPO); False = Dr. GRPO's centring only
-    scale_rewards: bool = True
-    #: "token-mean": sum over all tokens of the batch / token count (DAPO, TRL's token-level loss types);
-    #: "seq-mean": mean over each sequence's tokens, then over sequences (original GRPO)
-    loss_aggregation: str = "token-mean"
-    #: coefficient of the k3 KL estimator to the SFT checkpoint (0 = no reference model in the loss)
-    kl_coef: float = 0.0
-    #: optimizer steps per generated batch (mu in the GRPO paper)
-    inner_iterations: int = 1
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
-    micro_batch_size: int = 64
-    grad_clip: float = 1.0
-    weight_decay: float = 0.0
-    checkpoint_every: int = 25
-    #: compute the (logged) KL to the reference every this many steps when kl_coef is 0
-    kl_log_every: int = 10
-    #: measure the mean reward on a fixed held-out prompt set (the validation split) before RL, every this many
-    #: steps and at the end: a low-noise check that RL really raises the reward (0 = never)
-    monitor_every: int = 20
-    #: samples per prompt for that measurement
-    monitor_samples: int = 4
+    TABLE = "rl"
 
-    def __post_init__(self) -> None:
-        problems = []
-        if self.steps < 0:
-            problems.append(f"steps must be >= 0 (got {self.steps})")
-        if self.group_size < 2:
-            problems.append(f"group_size must be >= 2 for group-relative advantages (got {self.group_size})")
-        if self.prompts_per_step < 1:
-            problems.append(f"prompts_per_step must be >= 1 (got {self.prompts_per_step})")
-        if not self.lr > 0:
-            problems.append(f"lr must be > 0 (got {self.lr})")
-        if not 0 <= self.epsilon_low < 1 or not self.epsilon_high >= 0:
-            problems.append("epsilon_low must be in [0, 1) and epsilon_high >= 0")
-        if self.loss_aggregation not in AGGREGATIONS:
-            problems.append(
-                f"loss_aggregation must be one of {', '.join(AGGREGATIONS)} (got {self.loss_aggregation!r})"
-            )
-        if self.kl_coef < 0:
-            problems.append(f"kl_coef must be >= 0 (got {self.kl_coef})")
-        if self.inner_iterations < 1:
-            problems.append(f"inner_iterations must be >= 1 (got {self.inner_iterations})")
-        if not self.temperature > 0 or not 0 < self.top_p <= 1:
-            problems.append("temperature must be > 0 and top_p in (0, 1]")
-        if self.monitor_every < 0 or self.monitor_samples < 1:
-            problems.append("monitor_every must be >= 0 and monitor_samples >= 1")
-        if self.max_new_tokens < 1 or self.micro_batch_size < 1 or self.checkpoint_every < 1:
-            problems.append("max_new_tokens, micro_batch_size and checkpoint_every must be >= 1")
-        if problems:
-            raise PearbenchError("invalid rl recipe: " + "; ".join(problems))
+    steps: int = setting(100, doc="optimizer steps of RL (each on one freshly sampled batch)", ge=0)
+    prompts_per_step: int = setting(
+        16, doc="prompts drawn per step; each gets ``group_size`` completions", ge=1
+    )
+    group_size: int = setting(
+        8, doc="completions per prompt (the group whose rewards are normalised together); >= 2", ge=2
+    )
+    lr: float = setting(1e-4, doc="AdamW learning rate (constant)", gt=0)
+    epsilon_low: float = setting(
+        0.2,
+        doc="lower / upper clip of the importance ratio: clip(r, 1 - epsilon_low, 1 + epsilon_high) (DAPO's clip-higher)",
+        ge=0,
+        lt=1,
+    )
+    epsilon_high: float = setting(0.28, doc="upper clip of the importance ratio (see epsilon_low)", ge=0)
+    scale_rewards: bool = setting(
+        True, doc="divide group-centred rewards by the group's std (GRPO); False = Dr. GRPO's centring only"
+    )
+    loss_aggregation: str = setting(
+        "token-mean",
+        doc='"token-mean": sum over all tokens of the batch / token count (DAPO, TRL\'s token-level loss types); "seq-mean": mean over each sequence\'s tokens, then over sequences (original GRPO)',
+        choices=AGGREGATIONS,
+    )
+    kl_coef: float = setting(
+        0.0,
+        doc="coefficient of the k3 KL estimator to the SFT checkpoint (0 = no reference model in the loss)",
+        ge=0,
+    )
+    inner_iterations: int = setting(1, doc="optimizer steps per generated batch (mu in the GRPO paper)", ge=1)
+    temperature: float = setting(1.0, doc="sampling temperature of the rollouts", gt=0)
+    top_p: float = setting(1.0, doc="nucleus sampling threshold of the rollouts", gt=0, le=1)
+    max_new_tokens: int = setting(64, doc="longest rollout completion", ge=1)
+    micro_batch_size: int = setting(
+        64, doc="sequences per forward/backward pass (gradients accumulate over a step)", ge=1
+    )
+    grad_clip: float = setting(1.0, doc="clip of the global gradient norm before each optimizer step", gt=0)
+    weight_decay: float = setting(0.0, doc="AdamW's decoupled weight decay", ge=0)
+    checkpoint_every: int = setting(
+        25, doc="save a resumable checkpoint every this many steps (and after the last)", ge=1
+    )
+    kl_log_every: int = setting(
+        10, doc="compute the (logged) KL to the reference every this many steps when kl_coef is 0", ge=1
+    )
+    monitor_every: int = setting(
+        20,
+        doc="measure the mean reward on a fixed held-out prompt set (the validation split) before RL, every this many steps and at the end: a low-noise check that RL really raises the reward (0 = never)",
+        ge=0,
+    )
+    monitor_samples: int = setting(4, doc="samples per prompt for that measurement", ge=1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,19 +195,18 @@ def train_grpo(
     ``monitor(model)`` (optional) returns the mean reward on a fixed held-out prompt set; it is logged as
     ``monitor_reward`` before the first step (in the entry of step 0), every ``monitor_every`` steps and at the end.
     """
-    from tqdm.auto import tqdm
-
     if len(prompts) < 1:
         raise PearbenchError("GRPO got no training prompts")
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99)
+    optimizer = adamw(model, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    run = ResumableRun(
+        model,
+        optimizer,
+        checkpoint_dir,
+        steps=config.steps,
+        checkpoint_every=config.checkpoint_every,
+        fault_point="rl",
+        log_for_checkpoint=finite_log,
     )
-    log: list[dict[str, float]] = []
-    start = 0
-    found = latest_checkpoint(checkpoint_dir)
-    if found is not None:
-        state = load_checkpoint(found, model, optimizer)
-        start, log = int(state["step"]), list(state.get("log", []))
     if reference is not None:
         reference.eval()
         for parameter in reference.parameters():
@@ -230,10 +220,9 @@ def train_grpo(
         batch_size=config.prompts_per_step * config.group_size,
     )
     device = next(model.parameters()).device
-    if monitor is not None and config.monitor_every and start == 0 and config.steps > 0:
-        log.append({"step": 0, "monitor_reward": float(monitor(model))})
-    bar = tqdm(total=config.steps, initial=start, desc=desc, disable=not progress, unit="step", leave=False)
-    for step in range(start, config.steps):
+    if monitor is not None and config.monitor_every and run.start == 0 and config.steps > 0:
+        run.log.append({"step": 0, "monitor_reward": float(monitor(model))})
+    for step in run.steps(desc=desc, progress=progress):
         rng = np.random.default_rng([seed, step, 1])
         chosen = rng.choice(
             len(prompts), size=config.prompts_per_step, replace=len(prompts) < config.prompts_per_step
@@ -327,11 +316,7 @@ def train_grpo(
             and ((step + 1) % config.monitor_every == 0 or step + 1 == config.steps)
         ):
             entry["monitor_reward"] = float(monitor(model))
-        log.append(entry)
-        bar.update(1)
-        bar.set_postfix(reward=f"{entry['reward_mean']:.3f}", ent=f"{entry['entropy']:.2f}")
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            save_checkpoint(checkpoint_dir, step + 1, model, optimizer, {"log": finite_log(log)})
-        maybe_die("rl", step + 1)
-    bar.close()
-    return log
+        run.end_step(
+            step, entry, postfix={"reward": f"{entry['reward_mean']:.3f}", "ent": f"{entry['entropy']:.2f}"}
+        )
+    return run.log

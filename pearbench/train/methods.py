@@ -2,8 +2,10 @@
 
 A :class:`Method` is a name, a description, a loss function with the common signature
 ``loss(logprobs, behavior_logprobs, mask, options) -> ObjectiveOutput`` (see :mod:`pearbench.train.objectives` for the
-gradient-accumulation contract), an options dataclass (every option a documented field, TRL style), and two flags:
-``runs_sft`` (False for ``none``: RL straight from the base model) and ``needs_behavior_logprobs``.
+gradient-accumulation contract), an options dataclass (every option a documented field, TRL style; see
+:mod:`pearbench.train.options`, whose public names this module re-exports), and two flags: ``runs_sft`` (False for
+``none``: RL straight from the base model) and ``needs_behavior_logprobs``. The bundled methods live in
+:mod:`pearbench.train.bundled` and are registered when this module is imported.
 
 Adding a method needs no change to the harness::
 
@@ -30,10 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,172 +42,67 @@ from typing import Any, Protocol
 from torch import Tensor
 
 from pearbench.errors import PearbenchError, unknown
-from pearbench.hashing import config_hash
-from pearbench.train import objectives
+from pearbench.train.bundled import BUNDLED_METHODS
 from pearbench.train.objectives import ObjectiveOutput
+from pearbench.train.options import (
+    PAPER_DFT,
+    PAPER_PEAR,
+    PAPER_PEARBENCH,
+    DFTOptions,
+    NoSFTOptions,
+    ObjectiveOptions,
+    PearBlockOptions,
+    PearSeqOptions,
+    PearTokenOptions,
+    SFTOptions,
+    build_options,
+    option,
+    option_docs,
+    options_hash,
+    options_to_dict,
+)
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-ENTRY_POINT_GROUP = "pearbench.train.methods"
-PAPER_PEAR = "PEAR, arXiv 2602.01058 (pearbench's reading of it, DESIGN §2)"
-PAPER_DFT = "DFT: Wu et al., On the Generalization of SFT ... with Reward Rectification, arXiv 2508.05629"
-PAPER_PEARBENCH = "pearbench (the PEAR paper leaves it unstated; DESIGN §2)"
+#: Public names: the registry's own, and the option names of :mod:`pearbench.train.options` (re-exported).
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PAPER_DFT",
+    "PAPER_PEAR",
+    "PAPER_PEARBENCH",
+    "DFTOptions",
+    "LossFunction",
+    "Method",
+    "NoSFTOptions",
+    "ObjectiveOptions",
+    "PearBlockOptions",
+    "PearSeqOptions",
+    "PearTokenOptions",
+    "SFTOptions",
+    "add_method",
+    "bundled_recipe_path",
+    "get_method",
+    "list_methods",
+    "load_recipe",
+    "option",
+    "option_docs",
+    "options_hash",
+    "options_to_dict",
+    "parse_method_label",
+    "parse_recipe",
+    "recipe_hash",
+    "recipe_path",
+    "register_method",
+]
+
+ENTRY_POINT_GROUP = "pearbench.methods"
 
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _LABEL_PATTERN = re.compile(r"(?P<name>[a-z0-9][a-z0-9_-]*)(?:@(?P<factor>[0-9]*\.?[0-9]+)x)?")
 _log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------------------- options
-
-
-def option(
-    default: Any,
-    help: str,
-    paper: str,
-    *,
-    check: Callable[[Any], Any] | None = None,
-    allowed: str = "",
-) -> Any:
-    """A documented option field: what it does (``help``), where it comes from (``paper``), its allowed values.
-
-    ``check(value)`` validates the value: it returns False (or raises PearbenchError) for a bad value, and may
-    return a normalised value instead of True.
-    """
-    return field(default=default, metadata={"help": help, "paper": paper, "check": check, "allowed": allowed})
-
-
-def _normalisation_check(value: Any) -> str:
-    return objectives.check_normalisation(value)
-
-
-@dataclass(frozen=True)
-class ObjectiveOptions:
-    """Options shared by every SFT objective. Fields validate on construction (PearbenchError naming the key)."""
-
-    normalisation: str = option(
-        "token-mean",
-        "Denominator of the loss: 'token-mean' (response tokens in the whole accumulated batch), 'seq-mean' (mean "
-        "over sequences of the per-sequence token mean) or 'self-normalised' (sum of the weights).",
-        PAPER_PEARBENCH,
-        check=_normalisation_check,
-        allowed=", ".join(objectives.NORMALISATIONS),
-    )
-
-    def __post_init__(self) -> None:
-        for item in dataclasses.fields(self):
-            check = item.metadata.get("check")
-            if check is None:
-                continue
-            value = getattr(self, item.name)
-            try:
-                result = check(value)
-            except PearbenchError as exc:
-                raise PearbenchError(f"option {item.name!r}: {exc}") from None
-            if result is False:
-                raise PearbenchError(
-                    f"option {item.name!r} = {value!r} is out of range; allowed: {item.metadata.get('allowed')}"
-                )
-            if result is not True and result is not None:
-                object.__setattr__(self, item.name, result)
-
-
-@dataclass(frozen=True)
-class SFTOptions(ObjectiveOptions):
-    """Canonical SFT: the unweighted token NLL."""
-
-
-@dataclass(frozen=True)
-class DFTOptions(ObjectiveOptions):
-    """Dynamic fine-tuning: NLL weighted by the stop-gradient token probability."""
-
-
-def _delta_clip_check(value: Any) -> tuple[float, float]:
-    return objectives.check_clip("delta_clip", value)
-
-
-def _log_weight_clip_check(value: Any) -> tuple[float, float]:
-    return objectives.check_clip("log_weight_clip", value, max_upper=objectives.MAX_LOG_WEIGHT_BOUND)
-
-
-@dataclass(frozen=True)
-class PearSeqOptions(ObjectiveOptions):
-    """PEAR at the sequence level: one weight per sequence, exp(clip(Σ_j δ_j))."""
-
-    delta_clip: tuple[float, float] = option(
-        objectives.DEFAULT_DELTA_CLIP,
-        "Clip [low, high] of the per-token log-ratio δ_t = log π_θ - log π_β before it is summed.",
-        PAPER_PEAR,
-        check=_delta_clip_check,
-        allowed="two finite numbers [low, high] with low <= high",
-    )
-    log_weight_clip: tuple[float, float] = option(
-        objectives.DEFAULT_LOG_WEIGHT_CLIP,
-        "Clip [low, high] of log G_t before exponentiating into the weight Ĝ_t.",
-        PAPER_PEAR,
-        check=_log_weight_clip_check,
-        allowed=f"two finite numbers [low, high] with low <= high <= {objectives.MAX_LOG_WEIGHT_BOUND:g}",
-    )
-
-
-@dataclass(frozen=True)
-class PearTokenOptions(PearSeqOptions):
-    """PEAR at the token level: the discounted ratio of the continuation after each token."""
-
-    gamma: float = option(
-        objectives.DEFAULT_GAMMA,
-        "Discount γ per token of continuation: log G_t gains (tokens after t)·log γ.",
-        PAPER_PEAR,
-        check=objectives.check_gamma,
-        allowed="a number with 0 < gamma <= 1",
-    )
-
-
-@dataclass(frozen=True)
-class PearBlockOptions(PearTokenOptions):
-    """PEAR at the block level: the discounted ratio of the blocks after each token's block."""
-
-    block_size: int = option(
-        objectives.DEFAULT_BLOCK_SIZE,
-        "Block size B in response tokens, counted from the first response token (the last block may be shorter); "
-        "B = 1 is the token level.",
-        PAPER_PEAR,
-        check=objectives.check_block_size,
-        allowed="an integer >= 1",
-    )
-
-
-@dataclass(frozen=True)
-class NoSFTOptions:
-    """The ``none`` control has no objective options."""
-
-
-def options_to_dict(options: Any) -> dict[str, Any]:
-    """The options as plain JSON-ready data (tuples become lists)."""
-    return {
-        item.name: list(value) if isinstance(value := getattr(options, item.name), tuple) else value
-        for item in dataclasses.fields(options)
-    }
-
-
-def option_docs(options_class: type) -> list[dict[str, Any]]:
-    """Each option's name, default, help, paper and allowed values (for ``pearbench methods show`` and docs)."""
-    docs = []
-    for item in dataclasses.fields(options_class):
-        default = item.default
-        docs.append(
-            {
-                "name": item.name,
-                "default": list(default) if isinstance(default, tuple) else default,
-                "help": item.metadata.get("help", ""),
-                "paper": item.metadata.get("paper", ""),
-                "allowed": item.metadata.get("allowed", ""),
-            }
-        )
-    return docs
 
 
 # --------------------------------------------------------------------------------------------------- registry
@@ -250,56 +146,9 @@ class Method:
         """Build validated options from a mapping (missing keys take their defaults).
 
         Unknown keys, wrong types and out-of-range values raise PearbenchError naming ``source``, the key and the
-        allowed values.
+        allowed values (see :func:`pearbench.train.options.build_options`).
         """
-        values = dict(values or {})
-        fields = {item.name: item for item in dataclasses.fields(self.options_class)}
-        for key in values:
-            if key not in fields:
-                allowed = ", ".join(sorted(fields)) or "(none: this method has no options)"
-                raise PearbenchError(
-                    f"{source}: unknown option {key!r} for method {self.name!r}; allowed: {allowed}"
-                )
-        coerced = {key: _coerce(source, key, value, fields[key]) for key, value in values.items()}
-        try:
-            return self.options_class(**coerced)
-        except PearbenchError as exc:
-            raise PearbenchError(f"{source}: {exc}") from None
-
-
-def _coerce(source: str, key: str, value: Any, item: dataclasses.Field) -> Any:
-    """TOML values to the option's type, judged by its default: float accepts ints, pairs become float tuples."""
-    default = item.default
-    allowed = item.metadata.get("allowed") or type(default).__name__
-
-    def fail() -> PearbenchError:
-        return PearbenchError(f"{source}: option {key!r} = {value!r} has the wrong type; allowed: {allowed}")
-
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise fail()
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail()
-        if not math.isfinite(float(value)):
-            raise PearbenchError(f"{source}: option {key!r} = {value!r} is not finite; allowed: {allowed}")
-        return float(value)
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail()
-        return value
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise fail()
-        return value
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or len(value) != len(default):
-            raise fail()
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
-            raise fail()
-        return tuple(float(v) for v in value)
-    return value
+        return build_options(self.options_class, values, method_name=self.name, source=source)
 
 
 _METHODS: dict[str, Method] = {}
@@ -469,11 +318,6 @@ def load_recipe(name_or_path: str | Path) -> tuple[Method, Any]:
     return parse_recipe(_read_recipe(path), source=str(path), expected_method=expected)
 
 
-def options_hash(method_name: str, options: Any) -> str:
-    """Content hash of a method name and its fully resolved options (what :func:`recipe_hash` returns)."""
-    return config_hash({"method": method_name, "options": options_to_dict(options)})
-
-
 def recipe_hash(name_or_path: str | Path) -> str:
     """Hash of a recipe's method name and fully resolved options (defaults filled in), for result records."""
     method, options = load_recipe(name_or_path)
@@ -506,115 +350,10 @@ def parse_method_label(label: str) -> tuple[str, float]:
     return name, factor
 
 
-# --------------------------------------------------------------------------------------------------- bundled methods
+def _register_bundled() -> None:
+    """Register the bundled methods of :mod:`pearbench.train.bundled` (once, when this module is imported)."""
+    for spec in BUNDLED_METHODS:
+        add_method(Method(**spec))
 
 
-@register_method(
-    "sft",
-    description="Canonical SFT: unweighted token NLL.",
-    options_class=SFTOptions,
-    paper="standard supervised fine-tuning",
-)
-def _sft(
-    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: SFTOptions
-) -> ObjectiveOutput:
-    return objectives.sft_loss(
-        logprobs, mask, normalisation=options.normalisation, behavior_logprobs=behavior_logprobs
-    )
-
-
-@register_method(
-    "dft",
-    description="Dynamic fine-tuning: NLL weighted by the stop-gradient token probability.",
-    options_class=DFTOptions,
-    weighted=True,
-    paper=PAPER_DFT,
-)
-def _dft(
-    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: DFTOptions
-) -> ObjectiveOutput:
-    return objectives.dft_loss(
-        logprobs, mask, normalisation=options.normalisation, behavior_logprobs=behavior_logprobs
-    )
-
-
-@register_method(
-    "pear-seq",
-    description="PEAR, sequence level: one clipped importance weight per sequence.",
-    options_class=PearSeqOptions,
-    needs_behavior_logprobs=True,
-    weighted=True,
-    paper=PAPER_PEAR,
-)
-def _pear_seq(
-    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: PearSeqOptions
-) -> ObjectiveOutput:
-    return objectives.pear_loss(
-        logprobs,
-        behavior_logprobs,
-        mask,
-        level="seq",
-        delta_clip=options.delta_clip,
-        log_weight_clip=options.log_weight_clip,
-        normalisation=options.normalisation,
-    )
-
-
-@register_method(
-    "pear-token",
-    description="PEAR, token level: discounted importance ratio of the continuation after each token.",
-    options_class=PearTokenOptions,
-    needs_behavior_logprobs=True,
-    weighted=True,
-    paper=PAPER_PEAR,
-)
-def _pear_token(
-    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: PearTokenOptions
-) -> ObjectiveOutput:
-    return objectives.pear_loss(
-        logprobs,
-        behavior_logprobs,
-        mask,
-        level="token",
-        gamma=options.gamma,
-        delta_clip=options.delta_clip,
-        log_weight_clip=options.log_weight_clip,
-        normalisation=options.normalisation,
-    )
-
-
-@register_method(
-    "pear-block",
-    description="PEAR, block level: discounted importance ratio of the blocks after each token's block.",
-    options_class=PearBlockOptions,
-    needs_behavior_logprobs=True,
-    weighted=True,
-    paper=PAPER_PEAR,
-)
-def _pear_block(
-    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: PearBlockOptions
-) -> ObjectiveOutput:
-    return objectives.pear_loss(
-        logprobs,
-        behavior_logprobs,
-        mask,
-        level="block",
-        gamma=options.gamma,
-        block_size=options.block_size,
-        delta_clip=options.delta_clip,
-        log_weight_clip=options.log_weight_clip,
-        normalisation=options.normalisation,
-    )
-
-
-@register_method(
-    "none",
-    description="Control: no SFT stage; RL straight from the base model.",
-    options_class=NoSFTOptions,
-    runs_sft=False,
-    paper="pearbench control (DESIGN §2)",
-)
-def _no_sft(
-    logprobs: Tensor, behavior_logprobs: Tensor | None, mask: Tensor, options: NoSFTOptions
-) -> ObjectiveOutput:
-    raise PearbenchError("method 'none' runs no SFT stage, so it has no loss; check Method.runs_sft first")
+_register_bundled()

@@ -4,7 +4,8 @@ Readable top to bottom (nanoGPT style): fixed-size batches drawn from a per-epoc
 (seed, epoch), so a run resumed from a checkpoint sees exactly the batches an uninterrupted run would; gradient
 accumulation over micro-batches with the objective's own normaliser (numerators summed, gradients divided by the
 total denominator, so every normalisation is exact under accumulation); AdamW with linear warm-up and cosine decay;
-checkpoints every ``checkpoint_every`` steps; the objective's diagnostics logged every step.
+checkpoints every ``checkpoint_every`` steps (the resumable skeleton shared with GRPO, :mod:`pearbench.train.loop`);
+the objective's diagnostics logged every step.
 """
 
 from __future__ import annotations
@@ -19,34 +20,46 @@ import numpy as np
 import torch
 
 from pearbench.errors import PearbenchError
-from pearbench.faults import maybe_die
 from pearbench.models.generation import pad_sequences, token_logprobs
-from pearbench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from pearbench.settings import Settings, setting
+from pearbench.train.loop import ResumableRun, adamw
 from pearbench.train.objectives import LossDiagnostics
 
 
 @dataclass(frozen=True)
-class SFTConfig:
-    steps: int = 300
-    batch_size: int = 32
-    micro_batch_size: int = 32
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 20
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    checkpoint_every: int = 50
-    betas: tuple[float, float] = (0.9, 0.95)
+class SFTConfig(Settings):
+    """Settings of :func:`train_sft`: steps, batching, optimizer, schedule and checkpoints (the objective and its
+    options are not part of it: they come from the method's recipe in ``baselines/``). A profile's ``[sft]`` table
+    sets the SFT stage's; pretraining builds one from its ``[base_pretrain]`` / ``[teacher_pretrain]`` table."""
 
-    def __post_init__(self) -> None:
-        if self.steps < 0:
-            raise PearbenchError(f"sft steps must be >= 0, got {self.steps}")
-        if self.batch_size < 1 or self.micro_batch_size < 1:
-            raise PearbenchError("sft batch_size and micro_batch_size must be >= 1")
-        if not self.lr > 0:
-            raise PearbenchError(f"sft lr must be > 0, got {self.lr}")
-        if self.checkpoint_every < 1:
-            raise PearbenchError("sft checkpoint_every must be >= 1")
+    TABLE = "sft"
+
+    steps: int = setting(
+        300,
+        doc="optimizer steps; the SFT stage runs round(steps × the label's factor, as in ``sft@3x``), at least 1",
+        ge=0,
+    )
+    batch_size: int = setting(
+        32, doc="examples per optimizer step, drawn from per-epoch permutations seeded by (seed, epoch)", ge=1
+    )
+    micro_batch_size: int = setting(
+        32,
+        doc="examples per forward/backward pass; gradients accumulate exactly over the micro-batches of a step",
+        ge=1,
+    )
+    lr: float = setting(1e-3, doc="peak learning rate, reached at the end of the warm-up", gt=0)
+    min_lr_ratio: float = setting(
+        0.1, doc="the cosine decay ends at ``lr * min_lr_ratio`` at the last step", ge=0, le=1
+    )
+    warmup_steps: int = setting(
+        20, doc="steps of linear warm-up from ``lr / warmup_steps`` to ``lr`` (0 = none)", ge=0
+    )
+    weight_decay: float = setting(0.0, doc="AdamW's decoupled weight decay", ge=0)
+    grad_clip: float = setting(1.0, doc="clip of the global gradient norm before each optimizer step", gt=0)
+    checkpoint_every: int = setting(
+        50, doc="save a resumable checkpoint every this many steps (and after the last)", ge=1
+    )
+    betas: tuple[float, float] = setting((0.9, 0.95), doc="AdamW's (beta1, beta2)", ge=0, lt=1)
 
 
 def lr_at(step: int, config: SFTConfig) -> float:
@@ -73,7 +86,8 @@ def batch_indices(step: int, n_examples: int, batch_size: int, seed: int) -> lis
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.95)):
-    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
+    """The SFT optimizer: AdamW (a module attribute, so a test can swap in plain SGD)."""
+    return adamw(model, lr=lr, weight_decay=weight_decay, betas=betas)
 
 
 def _aligned_behavior(prompts, responses, behavior, width: int) -> torch.Tensor:
@@ -106,22 +120,21 @@ def train_sft(
 
     Resumes from the newest checkpoint in ``checkpoint_dir``; returns the per-step log (one dict per step).
     """
-    from tqdm.auto import tqdm
-
     if not examples:
         raise PearbenchError("SFT got no training examples")
     optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas)
-    log: list[dict[str, float]] = []
-    start = 0
-    found = latest_checkpoint(checkpoint_dir)
-    if found is not None:
-        state = load_checkpoint(found, model, optimizer)
-        start, log = int(state["step"]), list(state.get("log", []))
+    run = ResumableRun(
+        model,
+        optimizer,
+        checkpoint_dir,
+        steps=config.steps,
+        checkpoint_every=config.checkpoint_every,
+        fault_point="sft" if desc.startswith("sft") else None,
+    )
     model.train()
     use_behavior = all(e.get("behavior_logprobs") is not None for e in examples)
-    bar = tqdm(total=config.steps, initial=start, desc=desc, disable=not progress, unit="step", leave=False)
     device = next(model.parameters()).device
-    for step in range(start, config.steps):
+    for step in run.steps(desc=desc, progress=progress):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config)
         indices = batch_indices(step, len(examples), config.batch_size, seed)
@@ -155,12 +168,7 @@ def train_sft(
         optimizer.step()
         entry = {key: float(value) for key, value in LossDiagnostics.merge(diagnostics).summary().items()}
         entry.update({"step": step + 1, "lr": lr_at(step, config), "grad_norm": float(grad_norm)})
-        log.append(entry)
-        bar.update(1)
-        bar.set_postfix({k: f"{entry[k]:.3f}" for k in ("nll", "mean_weight") if k in entry})
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            save_checkpoint(checkpoint_dir, step + 1, model, optimizer, {"log": log})
-        if desc.startswith("sft"):
-            maybe_die("sft", step + 1)
-    bar.close()
-    return log
+        run.end_step(
+            step, entry, postfix={k: f"{entry[k]:.3f}" for k in ("nll", "mean_weight") if k in entry}
+        )
+    return run.log

@@ -1,0 +1,107 @@
+"""The resumable skeleton shared by the SFT and GRPO loops: AdamW, resume from the newest checkpoint, a progress
+bar, and after each step its log entry, a checkpoint every N steps (and at the last) and the crash-test fault point.
+
+Each loop keeps its own step body; the skeleton is::
+
+    optimizer = adamw(model, lr=..., weight_decay=..., betas=...)
+    run = ResumableRun(model, optimizer, checkpoint_dir, steps=..., checkpoint_every=..., fault_point="sft")
+    ...                                    # run.start (0, or the step resumed from) and run.log (its log so far)
+    for step in run.steps(desc=desc, progress=progress):
+        entry = ...                        # one optimizer step, its log entry
+        run.end_step(step, entry, postfix={...})
+    return run.log
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pearbench.faults import maybe_die
+from pearbench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+#: A step's log entry: metric name -> value.
+LogEntry = dict[str, float]
+
+
+def adamw(
+    model: torch.nn.Module, *, lr: float, weight_decay: float, betas: tuple[float, float]
+) -> torch.optim.AdamW:
+    """AdamW over every parameter of ``model``."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
+
+
+def resume(
+    checkpoint_dir: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[int, list[LogEntry]]:
+    """Load the newest checkpoint in ``checkpoint_dir`` into ``model`` and ``optimizer``, if there is one.
+
+    Returns (the number of steps already taken, their log): (0, []) when there is no checkpoint.
+    """
+    found = latest_checkpoint(checkpoint_dir)
+    if found is None:
+        return 0, []
+    state = load_checkpoint(found, model, optimizer)
+    return int(state["step"]), list(state.get("log", []))
+
+
+class ResumableRun:
+    """A loop of ``steps`` optimizer steps that resumes from, and writes, checkpoints in ``checkpoint_dir``.
+
+    Construction resumes (:func:`resume`): :attr:`start` is the first step still to run, :attr:`log` the log so far.
+    After step ``step`` (0-based) :meth:`end_step` appends its entry, advances the progress bar and saves a
+    checkpoint (model, optimizer, ``{"log": log_for_checkpoint(log)}``) when ``step + 1`` is a multiple of
+    ``checkpoint_every`` or the last step; then the fault point ``fault_point`` (None: none) may kill the process
+    for the crash tests (:func:`pearbench.faults.maybe_die`).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        checkpoint_dir: str | Path,
+        *,
+        steps: int,
+        checkpoint_every: int,
+        fault_point: str | None,
+        log_for_checkpoint: Callable[[list[LogEntry]], Any] = lambda log: log,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.checkpoint_dir = checkpoint_dir
+        self.total = steps
+        self.checkpoint_every = checkpoint_every
+        self.fault_point = fault_point
+        self.log_for_checkpoint = log_for_checkpoint
+        self.start, self.log = resume(checkpoint_dir, model, optimizer)
+        self._bar: Any = None
+
+    def steps(self, *, desc: str, progress: bool = True) -> Iterator[int]:
+        """The steps still to run (``start`` .. ``steps - 1``), under a progress bar closed at the end."""
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(
+            total=self.total, initial=self.start, desc=desc, disable=not progress, unit="step", leave=False
+        )
+        yield from range(self.start, self.total)
+        self._bar.close()
+
+    def end_step(self, step: int, entry: LogEntry, *, postfix: dict[str, str]) -> None:
+        """Log step ``step`` (0-based), show ``postfix`` on the bar, checkpoint when due, then the fault point."""
+        self.log.append(entry)
+        self._bar.update(1)
+        self._bar.set_postfix(postfix)
+        done = step + 1
+        if done % self.checkpoint_every == 0 or done == self.total:
+            save_checkpoint(
+                self.checkpoint_dir,
+                done,
+                self.model,
+                self.optimizer,
+                {"log": self.log_for_checkpoint(self.log)},
+            )
+        if self.fault_point is not None:
+            maybe_die(self.fault_point, done)
