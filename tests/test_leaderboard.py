@@ -384,11 +384,15 @@ def test_unknown_format_is_a_user_error(sweep_board):
 
 def test_plots_are_png_and_byte_stable(sweep_board, tmp_path):
     first = plot_images(sweep_board)
-    assert [suffix for suffix, _, _ in first] == ["passk", "sft_vs_rl"]
+    assert [suffix for suffix, _, _ in first] == ["passk", "sft_vs_rl", "diff_vs_sft"]
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, _, png in first)
     assert b"Software" not in first[0][2]
     paths = write_plots(sweep_board, tmp_path)  # renders again: same bytes
-    assert [p.name for p in paths] == ["countdown-mix_passk.png", "countdown-mix_sft_vs_rl.png"]
+    assert [p.name for p in paths] == [
+        "countdown-mix_passk.png",
+        "countdown-mix_sft_vs_rl.png",
+        "countdown-mix_diff_vs_sft.png",
+    ]
     assert [p.read_bytes() for p in paths] == [png for _, _, png in first]
 
 
@@ -425,7 +429,11 @@ def test_output_is_byte_stable_across_processes(tmp_path):
     outputs = [{p.name: p.read_bytes() for p in sorted(folder.iterdir())} for folder in (here, there)]
     assert sorted(outputs[0]) == sorted(
         ["board.md", "board.csv", "board.tex", "board.html"]
-        + [f"{s}_{p}.png" for s in ("countdown-mix", "other-suite") for p in ("passk", "sft_vs_rl")]
+        + [
+            f"{s}_{p}.png"
+            for s in ("countdown-mix", "other-suite")
+            for p in ("passk", "sft_vs_rl", "diff_vs_sft")
+        ]
     )
     assert outputs[0] == outputs[1]
 
@@ -462,11 +470,12 @@ def test_cli_writes_files_and_reports_bad_records(results_dir, tmp_path, capsys)
     assert "countdown-mix__sft__s0__smoke.json: skipped" in err
     assert sorted(p.name for p in out.iterdir()) == [
         "countdown-mix.html",
+        "countdown-mix_diff_vs_sft.png",
         "countdown-mix_passk.png",
         "countdown-mix_sft_vs_rl.png",
     ]
     page = (out / "countdown-mix.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "dft-old" not in page
+    assert page.count("data:image/png;base64,") == 3 and "dft-old" not in page
 
 
 def test_cli_rerun_is_byte_identical_and_errors_keep_earlier_files(results_dir, tmp_path):
@@ -474,7 +483,12 @@ def test_cli_rerun_is_byte_identical_and_errors_keep_earlier_files(results_dir, 
     for out in (first, second):
         assert main(["leaderboard", "--results", str(results_dir), "--out", str(out)]) == 0
     files = sorted(p.name for p in first.iterdir())
-    assert files == ["countdown-mix.md", "countdown-mix_passk.png", "countdown-mix_sft_vs_rl.png"]
+    assert files == [
+        "countdown-mix.md",
+        "countdown-mix_diff_vs_sft.png",
+        "countdown-mix_passk.png",
+        "countdown-mix_sft_vs_rl.png",
+    ]
     assert all((first / name).read_bytes() == (second / name).read_bytes() for name in files)
     before = {name: (first / name).read_bytes() for name in files}
     assert (

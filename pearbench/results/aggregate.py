@@ -7,8 +7,9 @@ One leaderboard per suite (and profile): one row per ``method_label``. Statistic
   (:func:`pearbench.metrics.bootstrap_ci`, 2,000 resamples, fixed seed). Problems are sorted by (env, id) first, so the
   resampling is the same in every run.
 - a method's problems: those present in every seed of that method at both stages;
-- post-RL difference to ``sft``: :func:`pearbench.metrics.paired_bootstrap` of v_p(method) − v_p(sft) over the
-  problems present in every seed of both methods (two-sided p-value);
+- difference to ``sft`` after RL (``vs_sft``, in the tables) and after SFT (``vs_sft_after_sft``, in the plots):
+  :func:`pearbench.metrics.paired_bootstrap` of v_p(method) − v_p(sft) at that stage over the problems present in
+  every seed of both methods (two-sided p-value);
 - rankings by pass@1 (competition ranking: ties share the best rank) at the SFT stage and after RL, and Kendall's
   τ-b between the two (:func:`pearbench.metrics.kendall_tau_b`).
 
@@ -211,7 +212,8 @@ def _with_comparison(
     problems_of: Mapping[str, Sequence[ProblemKey]],
     notes: list[str],
 ) -> MethodRow:
-    """``row`` with its post-RL differences to the baseline, paired over the problems both have in every seed."""
+    """``row`` with its differences to the baseline after SFT and after RL, paired over the problems both have in
+    every seed."""
     if row.method_label == BASELINE_LABEL:
         return row
     shared = sorted(set(problems_of[row.method_label]) & set(problems_of[BASELINE_LABEL]))
@@ -222,16 +224,17 @@ def _with_comparison(
         notes.append(
             f"{row.method_label}: compared with sft on the {len(shared)} problems both have in every seed"
         )
-    comparisons = {}
-    for k in HEADLINE_KS:
-        mine = seed_averaged_pass_at_k(tables[row.method_label]["rl"], shared, k)
-        theirs = seed_averaged_pass_at_k(tables[BASELINE_LABEL]["rl"], shared, k)
-        if mine is not None and theirs is not None:
-            stats = paired_bootstrap(mine, theirs)
-            comparisons[k] = Comparison(
-                stats["diff"], stats["low"], stats["high"], stats["p_value"], len(shared)
-            )
-    return replace(row, vs_sft=comparisons)
+    comparisons: dict[str, dict[int, Comparison]] = {stage: {} for stage in STAGES}
+    for stage in STAGES:
+        for k in HEADLINE_KS:
+            mine = seed_averaged_pass_at_k(tables[row.method_label][stage], shared, k)
+            theirs = seed_averaged_pass_at_k(tables[BASELINE_LABEL][stage], shared, k)
+            if mine is not None and theirs is not None:
+                stats = paired_bootstrap(mine, theirs)
+                comparisons[stage][k] = Comparison(
+                    stats["diff"], stats["low"], stats["high"], stats["p_value"], len(shared)
+                )
+    return replace(row, vs_sft=comparisons["rl"], vs_sft_after_sft=comparisons["sft"])
 
 
 def _ranked(rows: Sequence[MethodRow]) -> tuple[list[MethodRow], float | None]:

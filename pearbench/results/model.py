@@ -36,7 +36,7 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Paired post-RL difference method − sft over ``n_problems`` shared problems."""
+    """Paired difference method − sft at one stage (after SFT or after RL) over ``n_problems`` shared problems."""
 
     diff: float
     low: float
@@ -66,6 +66,8 @@ class MethodRow:
     heldout: dict[str, dict[str, dict[int, Estimate]]] = field(default_factory=dict)
     #: held-out math set -> number of problems in every seed and stage
     heldout_problems: dict[str, int] = field(default_factory=dict)
+    #: k -> SFT-stage difference to the sft row's SFT stage (for "none": the base model; empty for sft itself)
+    vs_sft_after_sft: dict[int, Comparison] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,65 +1,82 @@
-"""Leaderboard plots (matplotlib, Agg canvas, no pyplot state): pass@k curves and SFT-stage vs post-RL pass@1.
+"""Leaderboard plots (matplotlib, Agg canvas, no pyplot state): pass@k curves, SFT-stage vs post-RL pass@1, and
+each method's paired difference to ``sft`` after SFT and after RL (:mod:`pearbench.results.plot_diff`).
 
-Every figure is rendered to PNG bytes with fixed size, dpi and no "Software" metadata, so the same leaderboard gives
-the same bytes in every run; files are written atomically.
+Every method has one style (colour, marker, line style) in all plots; legends sit outside the axes; points with error
+bars at the same x are dodged horizontally. Every figure is rendered to PNG bytes with fixed size, dpi and no
+"Software" metadata, so the same leaderboard gives the same bytes in every run; files are written atomically.
 """
 
 from __future__ import annotations
 
-import io
+from collections.abc import Callable
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pearbench.io import atomic_write_bytes
 from pearbench.results.model import Estimate, Leaderboard
+from pearbench.results.plot_diff import (
+    DiffItem,
+    difference_figure,
+    difference_items,
+    plot_difference_to_sft,
+)
+from pearbench.results.plot_style import (
+    DODGE_WIDTH,
+    DPI,
+    PNG_METADATA,
+    centered_offsets,
+    legend_outside,
+    new_figure,
+    png_bytes,
+    series_styles,
+)
 
-DPI = 100
-PNG_METADATA = {"Software": None}  # drop matplotlib's version string: bytes must not depend on it
+__all__ = [
+    "DPI",
+    "PLOTS",
+    "PNG_METADATA",
+    "DiffItem",
+    "difference_figure",
+    "difference_items",
+    "passk_figure",
+    "passk_png",
+    "plot_difference_to_sft",
+    "plot_figures",
+    "plot_images",
+    "sft_vs_rl_figure",
+    "sft_vs_rl_png",
+    "write_plots",
+]
 
 
-def _png(figure: Figure) -> bytes:
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata=PNG_METADATA)
-    return buffer.getvalue()
+def passk_figure(board: Leaderboard) -> Figure:
+    """pass@k against k (log₂ axis) per method with 95% CI bars: SFT stage (left) and post-RL (right).
 
-
-def _colors(n: int) -> list[tuple[float, float, float, float]]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
-
-
-def passk_png(board: Leaderboard) -> bytes:
-    """pass@k against k (log₂ axis) per method with 95% CI bands: SFT stage (left) and post-RL (right)."""
-    figure = Figure(figsize=(11, 4.5))
+    The points of the methods at one k are dodged over half an octave (k · 2^offset), in row order."""
+    figure = new_figure(12.5, 4.8)
     axes = figure.subplots(1, 2, sharey=True)
-    colors = _colors(len(board.rows))
+    styles = series_styles(row.method_label for row in board.rows)
+    handles: dict[str, object] = {}
     for ax, stage, title in ((axes[0], "sft", "after SFT"), (axes[1], "rl", "after RL")):
-        for row, color in zip(board.rows, colors):
+        rows = [row for row in board.rows if getattr(row, stage)]
+        for row, offset in zip(rows, centered_offsets(len(rows), DODGE_WIDTH)):
             curve: dict[int, Estimate] = getattr(row, stage)
-            if not curve:
-                continue
             ks = sorted(curve)
-            ax.plot(
-                ks,
+            container = ax.errorbar(
+                [k * 2.0**offset for k in ks],
                 [curve[k].value for k in ks],
-                marker="o",
-                markersize=3,
-                color=color,
-                label=row.method_label,
+                yerr=[
+                    [curve[k].value - curve[k].low for k in ks],
+                    [curve[k].high - curve[k].value for k in ks],
+                ],
+                markersize=4,
+                linewidth=1.2,
+                elinewidth=0.8,
+                capsize=2,
+                **styles[row.method_label].line(),
             )
-            ax.fill_between(
-                ks,
-                [curve[k].low for k in ks],
-                [curve[k].high for k in ks],
-                color=color,
-                alpha=0.15,
-                linewidth=0,
-            )
+            handles.setdefault(row.method_label, container)
         ax.set_xscale("log", base=2)
         all_ks = sorted({k for row in board.rows for k in getattr(row, stage)})
         ax.set_xticks(all_ks, [str(k) for k in all_ks])
@@ -68,59 +85,87 @@ def passk_png(board: Leaderboard) -> bytes:
         ax.set_title(f"{board.suite}: pass@k {title}")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("pass@k (95% bootstrap CI)")
-    axes[1].legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
-    return _png(figure)
+    ordered = [row.method_label for row in board.rows if row.method_label in handles]
+    legend_outside(figure, [handles[label] for label in ordered], ordered)
+    return figure
 
 
-def sft_vs_rl_png(board: Leaderboard) -> bytes:
+def sft_vs_rl_figure(board: Leaderboard) -> Figure:
     """Post-RL pass@1 against SFT-stage pass@1 per method, 95% CI error bars, diagonal y = x for reference."""
-    figure = Figure(figsize=(5.5, 5.5))
+    figure = new_figure(7.0, 5.5)
     ax = figure.subplots()
+    styles = series_styles(row.method_label for row in board.rows)
     points = [row for row in board.rows if 1 in row.sft and 1 in row.rl]
-    for row, color in zip(board.rows, _colors(len(board.rows))):
-        if 1 not in row.sft or 1 not in row.rl:
-            continue
+    handles, labels = [], []
+    for row in points:
         x, y = row.sft[1], row.rl[1]
-        ax.errorbar(
-            [x.value],
-            [y.value],
-            xerr=[[x.value - x.low], [x.high - x.value]],
-            yerr=[[y.value - y.low], [y.high - y.value]],
-            fmt="o",
-            color=color,
-            capsize=3,
-            label=row.method_label,
+        style = styles[row.method_label]
+        handles.append(
+            ax.errorbar(
+                [x.value],
+                [y.value],
+                xerr=[[x.value - x.low], [x.high - x.value]],
+                yerr=[[y.value - y.low], [y.high - y.value]],
+                color=style.color,
+                marker=style.marker,
+                linestyle="none",
+                markersize=7,
+                elinewidth=1,
+                capsize=3,
+            )
         )
+        labels.append(row.method_label)
     values = [e for row in points for e in (row.sft[1].low, row.sft[1].high, row.rl[1].low, row.rl[1].high)]
     low = max(0.0, min(values, default=0.0) - 0.05)
     high = min(1.0, max(values, default=1.0) + 0.05)
-    ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1, label="y = x")
+    (diagonal,) = ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1)
     ax.set_xlim(low, high)
     ax.set_ylim(low, high)
+    ax.set_aspect("equal")
     ax.set_xlabel("pass@1 after SFT")
     ax.set_ylabel("pass@1 after RL")
     ax.set_title(f"{board.suite}: SFT-stage vs post-RL")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
-    figure.tight_layout()
-    return _png(figure)
+    legend_outside(figure, [*handles, diagonal], [*labels, "y = x"])
+    return figure
 
 
-#: (file-name suffix, caption, renderer) of every plot of a leaderboard.
-PLOTS = (
-    ("passk", "pass@k per method after SFT and after RL (bands: 95% bootstrap CI over problems)", passk_png),
-    ("sft_vs_rl", "post-RL vs SFT-stage pass@1 per method (bars: 95% CI; dashed: y = x)", sft_vs_rl_png),
+def passk_png(board: Leaderboard) -> bytes:
+    return png_bytes(passk_figure(board))
+
+
+def sft_vs_rl_png(board: Leaderboard) -> bytes:
+    return png_bytes(sft_vs_rl_figure(board))
+
+
+#: (file-name suffix, caption, figure builder) of every plot of a leaderboard, in a fixed order.
+PLOTS: tuple[tuple[str, str, Callable[[Leaderboard], Figure]], ...] = (
+    (
+        "passk",
+        "pass@k per method after SFT and after RL (bars: 95% bootstrap CI over problems)",
+        passk_figure,
+    ),
+    ("sft_vs_rl", "post-RL vs SFT-stage pass@1 per method (bars: 95% CI; dashed: y = x)", sft_vs_rl_figure),
+    (
+        "diff_vs_sft",
+        "difference to sft after SFT and after RL per method (bars: paired-bootstrap 95% CI over problems)",
+        difference_figure,
+    ),
 )
+
+
+def plot_figures(board: Leaderboard) -> list[tuple[str, Figure]]:
+    """(suffix, figure) of every plot, in a fixed order (for inspection; :func:`plot_images` renders them)."""
+    return [(suffix, build(board)) for suffix, _caption, build in PLOTS]
 
 
 def plot_images(board: Leaderboard) -> list[tuple[str, str, bytes]]:
     """(suffix, caption, PNG bytes) of every plot, in a fixed order."""
-    return [(suffix, caption, render(board)) for suffix, caption, render in PLOTS]
+    return [(suffix, caption, png_bytes(build(board))) for suffix, caption, build in PLOTS]
 
 
 def write_plots(board: Leaderboard, out_dir: str | Path) -> list[Path]:
-    """Write ``<out_dir>/<suite>_passk.png`` and ``<out_dir>/<suite>_sft_vs_rl.png`` atomically."""
+    """Write ``<out_dir>/<suite>_<suffix>.png`` for every plot of :data:`PLOTS` atomically."""
     paths = []
     for suffix, _caption, png in plot_images(board):
         path = Path(out_dir) / f"{board.suite}_{suffix}.png"
