@@ -93,10 +93,10 @@ def test_bad_input_is_one_line_exit_2_before_any_work(tmp_path: Path, args: list
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("[rl]\nlr = -1e-4\n", "lr must be > 0"),
-        ("[rl]\ngroup_size = 1\n", "group_size must be >= 2"),
-        ("[sft]\nsteps = 'many'\n", "sft"),
-        ("[rl]\nnot_a_key = 1\n", "unknown key rl.not_a_key"),
+        ("[rl]\nlr = -1e-4\n", "[rl] lr: must be > 0, got -0.0001"),
+        ("[rl]\ngroup_size = 1\n", "[rl] group_size: must be >= 2, got 1"),
+        ("[sft]\nsteps = 'many'\n", "[sft] steps: expected an integer, got 'many'"),
+        ("[rl]\nnot_a_key = 1\n", "[rl] not_a_key: unknown key; allowed: "),
         ("[rl\n", "malformed config file"),
     ],
 )

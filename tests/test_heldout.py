@@ -250,7 +250,7 @@ def test_heldout_must_be_a_list(tmp_path: Path) -> None:
 
     config = tmp_path / "h.toml"
     config.write_text('[eval]\nheldout = "aime2025"\n')
-    with pytest.raises(PearbenchError, match="heldout must be a list of dataset names"):
+    with pytest.raises(PearbenchError, match=r"\[eval\] heldout: expected a list of strings, got 'aime2025'"):
         load_profile("smoke", str(config))
 
 

@@ -110,23 +110,24 @@ def test_a_model_with_another_vocabulary_is_refused(tmp_path: Path, smoke_dir: P
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ('[models]\nstudent = "hf:/some/model"\n', "models.tokenizer is 'char' but the student"),
-        ('[models]\nteacher = "gpt-9"\n', "unknown teacher model 'gpt-9'"),
-        ('[models]\nstudent = "hf:  "\n', "names no model"),
-        ('[models]\nchat_template = "yes"\n', "chat_template must be true or false"),
+        ('[models]\nstudent = "hf:/some/model"\n', "[models] tokenizer: is 'char' but the student"),
+        ('[models]\nteacher = "gpt-9"\n', "[models] teacher: unknown model 'gpt-9'"),
+        ('[models]\nstudent = "hf:  "\n', "[models] student: 'hf:  ' names no model"),
+        ('[models]\nchat_template = "yes"\n', "[models] chat_template: expected true or false, got 'yes'"),
         (
             "[base_pretrain]\nsteps = 0\n",
-            "base_pretrain.steps is 0 but the student 'tiny-ci' is trained from scratch",
+            "[base_pretrain] steps: is 0 but the student 'tiny-ci' is trained from scratch",
         ),
-        ("[teacher_pretrain]\nsteps = -1\n", "teacher_pretrain.steps must be a whole number >= 0"),
-        ('device = "tpu"\n', "device must be one of cpu, cuda, auto"),
+        ("[teacher_pretrain]\nsteps = -1\n", "[teacher_pretrain] steps: must be >= 0, got -1"),
+        ('device = "tpu"\n', "[profile] device: must be one of cpu, cuda, auto; got 'tpu'"),
     ],
 )
 def test_invalid_model_settings_are_refused(tmp_path: Path, override: str, message: str) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(override)
-    with pytest.raises(PearbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(PearbenchError) as error:
         load_profile("smoke", str(config))
+    assert message in str(error.value)
 
 
 def test_device_cuda_is_refused_without_a_gpu(tmp_path: Path) -> None:

@@ -267,7 +267,7 @@ def load_profile_raw(name_or_path: str) -> dict[str, Any]:
         data.setdefault("name", Path(name_or_path).stem)
         return data
     if name_or_path not in bundled_profiles():
-        raise unknown("profile", name_or_path, bundled_profiles())
+        raise unknown("profile", name_or_path, bundled_profiles(), suggest=True)
     data = load_toml(
         resources.files("pearbench.data").joinpath("profiles", f"{name_or_path}.toml"), "profile"
     )
