@@ -1,4 +1,4 @@
-"""The environment contract (DESIGN §3): a game is data (an :class:`Instance`) plus a small class.
+"""The environment contract (docs/design.md §3): a game is data (an :class:`Instance`) plus a small class.
 
 A game subclass declares:
 

@@ -9,7 +9,7 @@ Nothing here imports reasoning-gym until :func:`register_reasoning_gym` is calle
   per-(game, config, seed) RNG and is kept in ``Instance.meta["rg_seed"]`` (the content hash covers only the question,
   so splits deduplicate identical questions drawn from different seeds).
 - A completion passes only at score 1.0: reasoning-gym's partial credit (e.g. 0.77 for a padded answer) counts as
-  wrong, as DESIGN §3's binary reward requires. The answer handed to ``score_answer`` is the one pearbench's shared
+  wrong, as docs/design.md §3's binary reward requires. The answer handed to ``score_answer`` is the one pearbench's shared
   extraction found (``<answer>`` or ``\\boxed``).
 - reasoning-gym has no step-by-step solvers: the two "trace styles" write its reference answer, not a reasoning
   trace. Its tasks have no common difficulty scale, so each has the one level ``default``; task options go through

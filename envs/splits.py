@@ -1,4 +1,4 @@
-"""Train / validation / test splits: disjoint seed ranges, deduplicated by instance content hash (DESIGN §3).
+"""Train / validation / test splits: disjoint seed ranges, deduplicated by instance content hash (docs/design.md §3).
 
 Seeds. Split ``s`` of a call with ``base_seed = b`` draws seeds ``SPLIT_OFFSETS[s] + b * BASE_SEED_STRIDE + i`` for
 i = 0, 1, 2, ... with ``SPLIT_OFFSETS = {train: 0, validation: 1_000_000_000, test: 2_000_000_000}`` and

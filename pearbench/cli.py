@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pearbench import __version__
 from pearbench.errors import PearbenchError
 
-COMMANDS = ("methods", "envs", "data", "run", "sweep", "eval", "leaderboard")
+COMMANDS = ("methods", "envs", "suites", "data", "run", "sweep", "eval", "leaderboard")
 
 
 class _Parser(argparse.ArgumentParser):

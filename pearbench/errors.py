@@ -7,6 +7,7 @@ one line and exits with code 2, no traceback. It subclasses ``ValueError`` so li
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 
@@ -14,7 +15,29 @@ class PearbenchError(ValueError):
     """A user-caused error with a one-line, self-explaining message."""
 
 
-def unknown(kind: str, value: object, allowed: Iterable[object]) -> PearbenchError:
-    """Build the standard 'unknown X' error listing the allowed choices."""
-    choices = ", ".join(sorted(str(a) for a in allowed)) or "(none registered)"
-    return PearbenchError(f"unknown {kind} {value!r}; choose one of: {choices}")
+def close_match(value: object, candidates: Iterable[object]) -> str | None:
+    """The candidate closest to ``value`` (:func:`difflib.get_close_matches`, case-insensitive), or None.
+
+    The candidate is returned as spelled in ``candidates``: ``close_match("PEAR-SEQ", ["pear-seq"]) == "pear-seq"``.
+    """
+    spelled: dict[str, str] = {}
+    for candidate in candidates:
+        spelled.setdefault(str(candidate).lower(), str(candidate))
+    matches = difflib.get_close_matches(str(value).lower(), list(spelled), n=1)
+    return spelled[matches[0]] if matches else None
+
+
+def unknown(
+    kind: str, value: object, allowed: Iterable[object], *, suggest: bool | str | None = False
+) -> PearbenchError:
+    """Build the standard 'unknown X' error listing the allowed choices.
+
+    ``suggest=True`` adds the closest allowed choice ("unknown method 'PEAR-SEQ'; did you mean pear-seq? choose one
+    of: ..."), as Gymnasium does for environment ids; a string is used as the suggestion itself (for lookups that
+    match on other spellings than the ones listed). Without a close choice the message is the plain one.
+    """
+    allowed = sorted(str(a) for a in allowed)
+    choices = ", ".join(allowed) or "(none registered)"
+    suggestion = close_match(value, allowed) if suggest is True else (suggest or None)
+    hint = f"did you mean {suggestion}? " if suggestion and suggestion != str(value) else ""
+    return PearbenchError(f"unknown {kind} {value!r}; {hint}choose one of: {choices}")

@@ -130,6 +130,12 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
+def json_error_text(exc: json.JSONDecodeError) -> str:
+    """``exc``'s reason and column, worded once: json's "Unterminated string starting at" already ends in "at"."""
+    reason = exc.msg[: -len(" at")] if exc.msg.endswith(" at") else exc.msg
+    return f"{reason} at column {exc.colno}"
+
+
 def iter_jsonl(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line of the JSONL file ``path`` (numbers start at 1).
 
@@ -156,7 +162,7 @@ def iter_jsonl(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, Any
             try:
                 value = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                raise PearbenchError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+                raise PearbenchError(f"{where}: not valid JSON ({json_error_text(exc)})") from None
             if not isinstance(value, dict):
                 raise PearbenchError(f"{where}: expected a JSON object, got {_json_kind(value)}")
             yield number, value

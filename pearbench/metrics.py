@@ -1,4 +1,4 @@
-"""Evaluation statistics (DESIGN §6): unbiased pass@k, avg@n, maj@n, bootstrap CIs, and the leaderboard's
+"""Evaluation statistics (docs/design.md §6): unbiased pass@k, avg@n, maj@n, bootstrap CIs, and the leaderboard's
 statistics over per-problem outcome tables (seed-averaged pass@k, competition ranks, Kendall's τ-b). Pure
 functions, no I/O."""
 

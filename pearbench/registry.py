@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from importlib import metadata
 from typing import Any, TypeVar
 
 import gymnasium
 
 from pearbench.envs.base import CATEGORIES, Game, GameEnv
-from pearbench.errors import PearbenchError, unknown
+from pearbench.errors import PearbenchError, close_match, unknown
 
 ENTRY_POINT_GROUP = "pearbench.environments"
 #: Modules of ``pearbench.envs`` that hold no game.
@@ -117,16 +118,31 @@ def _normalise(name: str) -> str:
     return name.strip().lower()
 
 
+def _spellings(game_cls: type) -> set[str]:
+    """Every accepted spelling of a game, normalised: name, title, Gymnasium id with and without its namespace."""
+    gym_id = _normalise(game_cls.gym_id())
+    return {_normalise(game_cls.name), _normalise(game_cls.title), gym_id, gym_id.split("/", 1)[-1]}
+
+
 def get_game_class(name: str) -> type:
-    """Look a game up by registry name (``countdown``), title (``Countdown``) or Gymnasium id."""
+    """Look a game up by registry name (``countdown``), title (``Countdown``) or Gymnasium id, with or without the
+    ``pearbench/`` namespace (``pearbench/Countdown-v0``, ``Countdown-v0``); any case."""
     ensure_loaded()
     if name in _GAMES:
         return _GAMES[name]
-    key = _normalise(name)
+    key = _normalise(str(name))
     for game_cls in _GAMES.values():
-        if key in {_normalise(game_cls.name), _normalise(game_cls.title), _normalise(game_cls.gym_id())}:
+        if key in _spellings(game_cls):
             return game_cls
-    raise unknown("environment", name, [g.gym_id() for g in _GAMES.values()])
+    raise unknown("environment", name, [g.gym_id() for g in _GAMES.values()], suggest=_suggest_game(key))
+
+
+def _suggest_game(key: str) -> str | None:
+    """The Gymnasium id of the game whose name or title is closest to ``key`` (namespace and version ignored)."""
+    bare = re.sub(r"-v\d+$", "", key.split("/", 1)[-1])
+    by_spelling = {_normalise(s): g for g in _GAMES.values() for s in (g.name, g.title)}
+    match = close_match(bare, by_spelling)
+    return by_spelling[match].gym_id() if match else None
 
 
 def make_game(name: str, difficulty: str | None = None, **knobs: Any):

@@ -70,9 +70,12 @@ def test_registry_names_and_default_hub_ids() -> None:
 
 def test_unknown_name_lists_the_choices() -> None:
     with pytest.raises(
-        PearbenchError, match=r"unknown dataset 'aime2030'; choose one of: aime2024, aime2025"
+        PearbenchError,
+        match=r"unknown dataset 'aime2030'; did you mean aime202[45]\? choose one of: aime2024, aime2025",
     ):
         load_dataset("aime2030")
+    with pytest.raises(PearbenchError, match=r"unknown dataset 'gsm8k'; choose one of: aime2024, aime2025"):
+        load_dataset("gsm8k")
 
 
 def test_hub_path_without_datasets_package_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,6 +186,145 @@ def test_missing_empty_and_wrong_kind_of_file(tmp_path: Path) -> None:
     (tmp_path / "junk.parquet").write_text("not parquet")
     with pytest.raises(PearbenchError, match="not a readable parquet file"):
         load_problems_file(tmp_path / "junk.parquet")
+
+
+# -- a local file must be the named set ------------------------------------------------------------------------------
+
+
+def _rows(prefix: str, n: int, answer: str = "7") -> list[dict[str, str]]:
+    return [{"id": f"{prefix}{i:02d}", "problem": f"Problem {i}?", "answer": answer} for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "message"),
+    [
+        (
+            "math500",
+            _rows("aime2025-I-", 3),
+            r"data file set.jsonl does not look like math500: its ids are aime2025's \(e.g. 'aime2025-I-01'\), "
+            r"not math500's \(e.g. 'math500-algebra-1349'\)$",
+        ),
+        ("aime2025", _rows("aime2024-II-", 2), r"does not look like aime2025: its ids are aime2024's"),
+        (
+            "olympiadbench",
+            [{"id": "test/algebra/1.json", "problem": "P", "answer": "1"}],
+            r"its ids are math500's \(e.g. 'test/algebra/1.json'\), not olympiadbench's",
+        ),
+        ("aime2025", _rows("p", 31), r"does not look like aime2025: it holds 31 problems, aime2025 has 30$"),
+        (
+            "aime2025",
+            _rows("p", 2, answer="\\frac{1}{2}"),
+            r"does not look like aime2025: the answer '\\\\frac\{1\}\{2\}' of problem 'p01' is not an integer 0-999",
+        ),
+        ("amc2023", _rows("q", 3, answer="x + 1"), r"is not a number, as every amc2023 answer is"),
+    ],
+)
+def test_a_file_of_another_set_is_refused_naming_both(
+    tmp_path: Path, name: str, rows: list[dict[str, str]], message: str
+) -> None:
+    path = write_jsonl(tmp_path / "set.jsonl", rows)
+    with pytest.raises(PearbenchError, match=message):
+        load_dataset(name, data_file=path)
+
+
+def test_answers_alone_tell_another_set_only_with_enough_problems(tmp_path: Path) -> None:
+    aime2024 = DATASETS["aime2024"].answers
+    rows = [{"problem": f"P{i}", "answer": answer} for i, answer in enumerate(aime2024)]
+    path = write_jsonl(tmp_path / "noids.jsonl", rows[::-1])
+    assert len(load_dataset("aime2024", data_file=path)) == 30
+    for name in ("aime2025", "math500", "minerva"):
+        with pytest.raises(
+            PearbenchError, match=rf"does not look like {name}: 30 of its 30 answers are aime2024's"
+        ):
+            load_dataset(name, data_file=path)
+    few = write_jsonl(tmp_path / "few.jsonl", rows[:9])  # too few answers to tell: accepted under any name
+    assert len(load_dataset("math500", data_file=few)) == 9
+
+
+def test_files_that_are_the_set_are_accepted(tmp_path: Path) -> None:
+    ids = write_jsonl(tmp_path / "mine.jsonl", _rows("math500-algebra-", 40, answer="\\frac{1}{2}")[::-1])
+    assert len(load_dataset("math500", data_file=ids)) == 40
+    hub = write_jsonl(
+        tmp_path / "hub.jsonl", [{"unique_id": "test/algebra/1.json", "problem": "x?", "answer": "1"}]
+    )
+    assert [p.id for p in load_dataset("math500", data_file=hub)] == ["test/algebra/1.json"]
+    degrees = write_jsonl(tmp_path / "deg.jsonl", [{"id": 1, "problem": "P", "answer": "336^\\circ"}])
+    assert load_dataset("aime2025", data_file=degrees)[0].answer == "336^\\circ"
+    # a file of a set is still readable as plain problems, without a set to check against
+    other = write_jsonl(tmp_path / "other.jsonl", _rows("aime2025-I-", 3))
+    assert len(load_problems_file(other)) == 3
+
+
+@needs_shared
+def test_each_shared_file_is_accepted_only_as_its_own_set() -> None:
+    for name, spec in DATASETS.items():
+        if spec.shared_file is None:
+            continue
+        for other, other_spec in DATASETS.items():
+            path = SHARED_DATA / spec.shared_file
+            if other == name:
+                assert len(load_dataset(other, data_file=path)) == spec.count
+            elif other_spec.shared_file is not None:
+                with pytest.raises(
+                    PearbenchError, match=rf"^data file {spec.shared_file} does not look like {other}: "
+                ):
+                    load_dataset(other, data_file=path)
+
+
+@needs_shared
+def test_eval_refuses_a_data_file_of_another_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pearbench.cli import main
+
+    completions = write_jsonl(
+        tmp_path / "c.jsonl",
+        [{"id": p.id, "completion": f"\\boxed{{{p.answer}}}"} for p in shared_problems("aime2025")],
+    )
+    data = str(SHARED_DATA / "aime2025.jsonl")
+    args = ["eval", "--completions", str(completions), "--data-file", data, "--workers", "1", "--no-progress"]
+    assert main([*args, "--dataset", "math500"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "pearbench: error: data file aime2025.jsonl does not look like math500: its ids are aime2025's "
+        "(e.g. 'aime2025-I-01'), not math500's (e.g. 'math500-algebra-1349')"
+    )
+    assert main([*args, "--dataset", "aime2025"]) == 0
+    assert "aime2025" in capsys.readouterr().out
+
+
+@needs_shared
+def test_subsets_reorderings_and_copies_without_ids_of_a_shared_set_are_accepted(tmp_path: Path) -> None:
+    for name in ("aime2025", "math500", "olympiadbench"):
+        rows = [p.to_dict() for p in shared_problems(name)]
+        subset = write_jsonl(tmp_path / f"{name}-subset.jsonl", rows[::-3])
+        assert [p.id for p in load_dataset(name, data_file=subset)] == [r["id"] for r in rows[::-3]]
+        noids = write_jsonl(
+            tmp_path / f"{name}-noids.jsonl", [{k: v for k, v in r.items() if k != "id"} for r in rows]
+        )
+        assert len(load_dataset(name, data_file=noids)) == len(rows)
+    noids = tmp_path / "aime2025-noids.jsonl"
+    with pytest.raises(
+        PearbenchError, match=r"does not look like aime2024: 30 of its 30 answers are aime2025's"
+    ):
+        load_dataset("aime2024", data_file=noids)
+
+
+RAW = "raw/hkust-nlp__simpleRL-reason/examples/simplelr_math_eval/data"
+
+
+@needs_shared
+def test_the_upstream_files_with_their_own_ids_are_checked_too() -> None:
+    raw = SHARED_DATA / RAW
+    assert len(load_dataset("aime2024", data_file=raw / "aime24" / "test.jsonl")) == 30  # ids 60-89
+    with pytest.raises(PearbenchError, match=r"test.jsonl does not look like aime2025: 30 of its 30 answers"):
+        load_dataset("aime2025", data_file=raw / "aime24" / "test.jsonl")
+    assert len(load_dataset("math500", data_file=raw / "math500" / "test.jsonl")) == 500
+    with pytest.raises(PearbenchError, match=r"does not look like olympiadbench: its ids are math500's"):
+        load_dataset("olympiadbench", data_file=raw / "math500" / "test.jsonl")  # its unique_id, kept in meta
+    assert len(load_dataset("amc2023", data_file=raw / "amc23" / "test.jsonl")) == 40  # ids 0-39
+    with pytest.raises(
+        PearbenchError, match=r"does not look like aime2024: it holds 40 problems, aime2024 has 30"
+    ):
+        load_dataset("aime2024", data_file=raw / "amc23" / "test.jsonl")
 
 
 # -- champ (PyPI package champ-dataset) -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Game categories (DESIGN §3): register_env refuses a missing or unknown category, every registered game declares a
+"""Game categories (docs/design.md §3): register_env refuses a missing or unknown category, every registered game declares a
 valid one, and (a threshold the lead checks once the new games land) the bundled families cover all seven."""
 
 from __future__ import annotations

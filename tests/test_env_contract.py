@@ -1,4 +1,4 @@
-"""The environment contract over EVERY registered game (DESIGN §3): Gymnasium's checker, registration on import,
+"""The environment contract over EVERY registered game (docs/design.md §3): Gymnasium's checker, registration on import,
 verifiers that never raise and answer within 1 s on hostile input, clear errors; plus the reasoning-gym adapter."""
 
 from __future__ import annotations

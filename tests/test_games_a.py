@@ -1,4 +1,4 @@
-"""Six bundled reasoning games: sudoku, cryptarithm, cipher, maze, arrow_maze, knights_knaves (DESIGN §3)."""
+"""Six bundled reasoning games: sudoku, cryptarithm, cipher, maze, arrow_maze, knights_knaves (docs/design.md §3)."""
 
 from __future__ import annotations
 

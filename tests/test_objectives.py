@@ -1,5 +1,5 @@
 """PEAR / DFT / SFT objectives (pearbench.train.weights, pearbench.train.objectives) against a slow per-token
-reference that follows DESIGN §2 literally."""
+reference that follows docs/design.md §2 literally."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def reference_row_weights(
     delta_clip: tuple[float, float],
     log_weight_clip: tuple[float, float],
 ) -> list[float]:
-    """DESIGN §2 word for word, one token at a time (t, j, k, m are 1-based as in the text)."""
+    """docs/design.md §2 word for word, one token at a time (t, j, k, m are 1-based as in the text)."""
     positions = [i for i, m in enumerate(mask) if m]  # response token t sits at positions[t - 1]
     T = len(positions)
 

@@ -24,7 +24,7 @@ SHARED_DATA = Path(
 PEER_FILE = SHARED_DATA / "peer" / "math_verify_cases.jsonl"
 
 LAST_BOX = (
-    "several \\boxed{} answers: pearbench's rule (DESIGN §3) takes only the LAST balanced box, math-verify's test "
+    "several \\boxed{} answers: pearbench's rule (docs/design.md §3) takes only the LAST balanced box, math-verify's test "
     "joins all boxes into one set"
 )
 FLOAT_ROUNDING = (

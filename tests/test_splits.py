@@ -1,4 +1,4 @@
-"""Splits: disjoint seed ranges, no content hash shared anywhere, test filled first, clear errors (DESIGN §3)."""
+"""Splits: disjoint seed ranges, no content hash shared anywhere, test filled first, clear errors (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`pearbench data`: make behavior-policy data (DESIGN §1.3) — the SFT data with π_β's per-token log-probs.
+"""`pearbench data`: make behavior-policy data (docs/design.md §1.3) — the SFT data with π_β's per-token log-probs.
 
     pearbench data generate --suite S --profile P --seed N --out DIR
     pearbench data score --data FILE.jsonl --model DIR --out FILE.parquet

@@ -1,9 +1,10 @@
 """`pearbench leaderboard`: tables and plots from the result records of a results directory.
 
-Without ``--out`` the table(s) go to stdout; with ``--out DIR`` each suite becomes ``DIR/<suite>.<ext>`` plus
-``DIR/<suite>_passk.png`` and ``DIR/<suite>_sft_vs_rl.png``. Skipped and refused records are reported on stderr with
-their file names. Everything is computed before the first file is written, and each file is written atomically, so an
-error never destroys what an earlier run wrote.
+Without ``--out`` the table(s) go to stdout; with ``--out DIR`` each suite becomes ``DIR/<suite>.<ext>`` plus the
+plots of :data:`pearbench.results.plots.PLOTS`: ``DIR/<suite>_passk.png``, ``DIR/<suite>_sft_vs_rl.png`` and
+``DIR/<suite>_diff_vs_sft.png`` (each method's paired difference to sft after SFT and after RL). Skipped and refused
+records are reported on stderr with their file names. Everything is computed before the first file is written, and
+each file is written atomically, so an error never destroys what an earlier run wrote.
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ def run(args: argparse.Namespace) -> int:
     if not results.is_dir():
         raise PearbenchError(f"results directory {str(results)!r} does not exist (pass --results DIR)")
     if not (results / RECORDS_DIR).is_dir():
+        hint = ""
+        if results.resolve().name == RECORDS_DIR:  # the records folder itself, not the folder that holds it
+            parent = str(results.parent) if results.name == RECORDS_DIR else str(results.resolve().parent)
+            hint = f"; did you mean {parent}, the folder that holds {RECORDS_DIR}/?"
         raise PearbenchError(
-            f"no records folder in {str(results)!r}: expected {str(results / RECORDS_DIR)!r}"
+            f"no records folder in {str(results)!r}: expected {str(results / RECORDS_DIR)!r}{hint}"
         )
 
     bad: list[str] = []

@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Any
 
 KS = (1, 2, 4, 8)
+DEFAULT_METHOD = "pear-seq"
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--suite", default=None, help="suite name or TOML path (default: countdown)")
     parser.add_argument(
-        "--profile", default="small", help="profile name or TOML path: smoke, small, paper (default small)"
+        "--suite",
+        default=None,
+        help="suite name or TOML path; see `pearbench suites list` (default: countdown)",
+    )
+    parser.add_argument(
+        "--profile", default="small", help="profile name or TOML path: smoke, small, paper (default: small)"
     )
     parser.add_argument(
         "--config", dest="config_file", default=None, help="TOML file overriding profile keys (recorded)"
@@ -31,8 +36,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Run tasks -> base -> teacher -> behavior data -> sft -> rl -> eval -> record for one method. "
         "Stages are cached by content hash under --out and reused; a rerun resumes where it stopped.",
     )
-    parser.add_argument("--method", default="pear-seq", help="method name, optionally NAME@Fx (e.g. sft@3x)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        help=f"method name, optionally NAME@Fx with an SFT-steps factor (e.g. sft@3x); see `pearbench methods list` "
+        f"(default: {DEFAULT_METHOD})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="run seed (>= 0): drives the SFT data sample, SFT and RL shuffling and sampling, and evaluation "
+        "sampling; base and teacher seeds are in the suite file (default: 0)",
+    )
     add_run_arguments(parser)
     parser.set_defaults(func=_run)
 

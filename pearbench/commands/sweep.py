@@ -1,4 +1,4 @@
-"""``pearbench sweep``: a grid of methods x seeds, resumable."""
+"""``pearbench sweep``: a grid of methods x seeds, resumable, on this machine or on a Ray cluster."""
 
 from __future__ import annotations
 
@@ -15,13 +15,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "sweep",
         help="run a grid of methods x seeds (resumes a half-finished sweep)",
         description="Runs every (method, seed) through the shared harness. Finished runs (record present) are "
-        "skipped, unfinished ones resume from their stage cache and checkpoints.",
+        "skipped, unfinished ones resume from their stage cache and checkpoints. Runs go to a process pool on this "
+        "machine (--workers, --gpus-per-run) or, with --executor ray, to a Ray cluster (docs/scale.md).",
     )
     parser.add_argument(
         "--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})"
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument("--workers", type=int, default=1, help="parallel runs (process pool; default 1)")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: a process pool on this machine (default); ray: one Ray task per run (pearbench[ray])",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel runs of the local executor (default 1; capped at the GPU sets with --gpus-per-run)",
+    )
+    parser.add_argument(
+        "--gpus-per-run",
+        default="0",
+        metavar="K|auto",
+        help="GPUs each run gets (own CUDA_VISIBLE_DEVICES; Ray: num_gpus); auto: 1 when CUDA is present "
+        "(default 0: CPU)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address (ray executor; default: RAY_ADDRESS or a local Ray)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=3,
+        help="ray executor: reruns of a run whose worker died (it resumes from its checkpoints; default 3)",
+    )
     add_run_arguments(parser)
     parser.set_defaults(func=_sweep)
 
@@ -36,9 +66,25 @@ def _parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def make_executor(args: argparse.Namespace):
+    """The executor the command line asks for (errors before any work)."""
+    from pearbench.harness.sweep import LocalExecutor, RayExecutor
+
+    if args.executor == "ray":
+        if args.workers is not None:
+            raise PearbenchError(
+                "--workers is for the local executor; Ray runs as many runs as the cluster's CPUs/GPUs allow"
+            )
+        return RayExecutor(args.address, gpus_per_run=args.gpus_per_run, max_retries=args.max_retries)
+    if args.address is not None:
+        raise PearbenchError("--address is for --executor ray")
+    workers = 1 if args.workers is None else args.workers
+    return LocalExecutor(workers, gpus_per_run=args.gpus_per_run)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from pearbench.harness.runner import RunRequest
-    from pearbench.harness.sweep import LocalExecutor, pending, plan
+    from pearbench.harness.sweep import pending, plan
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     base = RunRequest(
@@ -49,9 +95,12 @@ def _sweep(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     jobs = plan(methods, _parse_seeds(args.seeds), base)
+    executor = make_executor(args)
     todo = pending(jobs, args.out)
     print(f"sweep: {len(jobs)} runs, {len(jobs) - len(todo)} already done, {len(todo)} to run")
-    results = LocalExecutor(args.workers).map(todo)
+    if todo and hasattr(executor, "describe"):
+        print(f"sweep: {executor.describe()}")
+    results = executor.map(todo)
     failed = [r for r in results if not r["ok"]]
     for r in results:
         print(f"  {'ok  ' if r['ok'] else 'FAIL'} {r['run_id']}" + ("" if r["ok"] else f": {r['error']}"))

@@ -1,4 +1,4 @@
-"""Behavior-policy data (DESIGN §1.3, §5): the SFT data plus π_β's per-token log-probs on exactly the student's ids.
+"""Behavior-policy data (docs/design.md §1.3, §5): the SFT data plus π_β's per-token log-probs on exactly the student's ids.
 
 Stored as parquet (schema versioned in the file metadata) with one row per trace and the list columns
 ``prompt_ids``, ``response_ids`` and ``behavior_logprobs`` (the last two of equal length), plus ``reward``, ``env``,
@@ -124,7 +124,7 @@ def read_parquet(
 def mismatch_stats(
     base_logprobs: Sequence[Sequence[float]], rows: Sequence[dict[str, Any]]
 ) -> dict[str, float]:
-    """The mismatch level (DESIGN §1): mean per-token log π₀ − log π_β over the SFT data, before clipping."""
+    """The mismatch level (docs/design.md §1): mean per-token log π₀ − log π_β over the SFT data, before clipping."""
     import numpy as np
 
     gaps = np.concatenate(

@@ -1,4 +1,4 @@
-"""Profiles (DESIGN §8): every size and shared hyperparameter of a run, read, merged and validated in one place.
+"""Profiles (docs/design.md §8): every size and shared hyperparameter of a run, read, merged and validated in one place.
 
 A profile is a TOML file with the tables ``models``, ``data``, ``base_pretrain``, ``teacher_pretrain``,
 ``behavior``, ``sft``, ``rl`` and ``eval`` plus a few top-level keys (``threads``, ``device``, ...). Bundled profiles

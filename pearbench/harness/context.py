@@ -53,6 +53,7 @@ class RunContext:
     method_recipe_hash: str
     games: dict[str, Any]
     progress: bool = True
+    executor: str = "local"
     rank: int = 0
     world_size: int = 1
     timings: dict[str, float] = field(default_factory=dict)

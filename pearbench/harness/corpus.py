@@ -1,4 +1,4 @@
-"""Trace corpora for pretraining the default base model and teacher (DESIGN §1, stage 2 and 3).
+"""Trace corpora for pretraining the default base model and teacher (docs/design.md §1, stage 2 and 3).
 
 The base corpus is broad and noisy: solver traces of the suite's games in the *base* style, a share of them in the
 teacher's style (the mismatch knob), and a fraction with a corrupted answer (so the base has a prior but is often

@@ -1,4 +1,4 @@
-"""Behavior-policy data as a library (DESIGN §1.3): the stages up to behavior data for (suite, profile, seed), and
+"""Behavior-policy data as a library (docs/design.md §1.3): the stages up to behavior data for (suite, profile, seed), and
 the rescoring of an existing JSONL dataset under a behavior model. ``pearbench data`` is a thin shell over these."""
 
 from __future__ import annotations

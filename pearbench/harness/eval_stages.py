@@ -1,4 +1,4 @@
-"""The evaluation stages (DESIGN §1): pass@k of the base, teacher, SFT and RL models on the test split, and on
+"""The evaluation stages (docs/design.md §1): pass@k of the base, teacher, SFT and RL models on the test split, and on
 held-out math sets; each a cached stage like the training stages in :mod:`pearbench.harness.stages`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Evaluation of a policy on held-out instances: n samples per problem, verdicts, pass@k with CIs (DESIGN §6)."""
+"""Evaluation of a policy on held-out instances: n samples per problem, verdicts, pass@k with CIs (docs/design.md §6)."""
 
 from __future__ import annotations
 

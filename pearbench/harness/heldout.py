@@ -1,4 +1,4 @@
-"""Evaluating a model on a held-out math set (AIME 2025 and the others, DESIGN §4/§6): sample, then score.
+"""Evaluating a model on a held-out math set (AIME 2025 and the others, docs/design.md §4/§6): sample, then score.
 
 :func:`evaluate_heldout` samples ``n`` completions per problem from a model (KV-cached sampler, one seed), writes
 them as the completions-file format of :mod:`pearbench.verify.scoring` (``{"id", "completion"}`` per line), and scores

@@ -1,4 +1,4 @@
-"""Assembling a run's result record (DESIGN §6) from the outputs of its stages."""
+"""Assembling a run's result record (docs/design.md §6) from the outputs of its stages."""
 
 from __future__ import annotations
 
@@ -103,6 +103,7 @@ def record(
         "examples": [{**e, "stage": "sft"} for e in sft_eval["examples"]]
         + [{**e, "stage": "rl"} for e in rl_eval["examples"]],
         "timings": {k: round(v, 3) for k, v in ctx.timings.items()},
+        "engine": {"executor": ctx.executor},
         "profile_override": ctx.profile.raw if ctx.profile.override_file else None,
     }
     if (

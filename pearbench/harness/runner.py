@@ -1,4 +1,4 @@
-"""The shared SFT→RL harness (DESIGN §1): tasks → base → teacher → behavior data → sft → rl → eval → record.
+"""The shared SFT→RL harness (docs/design.md §1): tasks → base → teacher → behavior data → sft → rl → eval → record.
 
 Every stage is cached under ``<out>/cache/<stage>-<hash>/`` by a content hash of its inputs
 (:mod:`pearbench.harness.cache`), so methods of the same suite, profile and seed share tasks, base, teacher and
@@ -43,6 +43,7 @@ class RunRequest:
     config_file: str | None = None
     out: str = "runs"
     progress: bool = True
+    executor: str = "local"  # what runs it: "local" or "ray" (a sweep executor); recorded as engine.executor
 
 
 def run_id_for(request: RunRequest) -> str:
@@ -77,6 +78,7 @@ def build_context(request: RunRequest) -> RunContext:
         method_recipe_hash=recipe_hash(name),
         games=suite.games(),
         progress=request.progress,
+        executor=request.executor,
     )
 
 

@@ -1,4 +1,4 @@
-"""The training stages of a run (DESIGN §1). Each takes the :class:`~pearbench.harness.context.RunContext` and returns its outputs,
+"""The training stages of a run (docs/design.md §1). Each takes the :class:`~pearbench.harness.context.RunContext` and returns its outputs,
 reusing the content-addressed cache folder when its ``done.json`` exists."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Suites: which environments and levels, the trace styles of base corpus and teacher, the mismatch level (DESIGN §1).
+"""Suites: which environments and levels, the trace styles of base corpus and teacher, the mismatch level (docs/design.md §1).
 
 A suite is a TOML recipe (bundled in ``pearbench/data/suites/`` or any path)::
 
@@ -78,7 +78,7 @@ def load_suite(name_or_path: str | None = None) -> Suite:
         data.setdefault("name", Path(name_or_path).stem)
     else:
         if name_or_path not in bundled_suites():
-            raise unknown("suite", name_or_path, bundled_suites())
+            raise unknown("suite", name_or_path, bundled_suites(), suggest=True)
         data = load_toml(
             resources.files("pearbench.data").joinpath("suites", f"{name_or_path}.toml"), "suite"
         )
@@ -131,3 +131,42 @@ def load_suite(name_or_path: str | None = None) -> Suite:
     if suite.prompt_style not in ("compact", "natural"):
         raise unknown("prompt_style", suite.prompt_style, ("compact", "natural"))
     return suite
+
+
+def suite_source(name_or_path: str | None = None) -> str:
+    """Where a suite's TOML comes from: the bundled file of a suite name, else the path as given."""
+    name_or_path = name_or_path or DEFAULT_SUITE
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return name_or_path
+    return str(resources.files("pearbench.data").joinpath("suites", f"{name_or_path}.toml"))
+
+
+def describe_suite(name_or_path: str | None = None) -> dict[str, Any]:
+    """A suite resolved for display: every key with its default filled in, each environment's Gymnasium id and
+    knob values at its level, and the TOML file it comes from (``pearbench suites show``)."""
+    from pearbench.registry import get_game_class
+
+    suite = load_suite(name_or_path)
+    envs = []
+    for spec in suite.envs:
+        game_cls = get_game_class(spec.name)
+        envs.append(
+            {
+                "name": spec.name,
+                "gym_id": game_cls.gym_id(),
+                "difficulty": spec.difficulty,
+                "weight": spec.weight,
+                "knobs": game_cls(difficulty=spec.difficulty).config_dict(),
+            }
+        )
+    return {
+        "name": suite.name,
+        "description": suite.description,
+        "source": suite_source(name_or_path),
+        "prompt_style": suite.prompt_style,
+        "base_seed": suite.base_seed,
+        "teacher_seed": suite.teacher_seed,
+        "envs": envs,
+        "styles": {"base": suite.base_style, "teacher": suite.teacher_style},
+        "mismatch": {"teacher_style_share": suite.teacher_style_share, "base_noise": suite.base_noise},
+    }

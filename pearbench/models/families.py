@@ -1,4 +1,4 @@
-"""Models and the shared tokenizer (DESIGN §5).
+"""Models and the shared tokenizer (docs/design.md §5).
 
 - A character-level tokenizer built with the ``tokenizers`` library (one per suite: base, teacher and student share it,
   so log-ratios compare the same token ids), saved with ``save_pretrained``.

@@ -1,4 +1,4 @@
-"""Generation backends returning response token ids and per-token log-probs (DESIGN §5).
+"""Generation backends returning response token ids and per-token log-probs (docs/design.md §5).
 
 **Behavior log-probs** are the log-probs of the distribution the tokens were actually sampled from: after
 temperature scaling and top-p truncation. At temperature 1 and top-p 1 (the default for teacher data) they equal the

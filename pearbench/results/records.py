@@ -1,4 +1,4 @@
-"""The results store (DESIGN §6): one checksummed JSON record per run, plus an SQLite index that is only a cache.
+"""The results store (docs/design.md §6): one checksummed JSON record per run, plus an SQLite index that is only a cache.
 
 Layout under a results directory (``runs/`` by default)::
 
@@ -30,6 +30,7 @@ from tqdm import tqdm
 from pearbench.errors import PearbenchError
 from pearbench.hashing import canonical_json, sha256_text
 from pearbench.io import atomic_write_json
+from pearbench.results.netfs import leave_wal, sqlite_journal_mode
 
 SCHEMA_VERSION = 1
 RECORDS_DIR = "records"
@@ -465,14 +466,19 @@ def _retry_locked(action: Callable[[], Any], timeout_s: float = BUSY_TIMEOUT_S) 
 
 
 def _connect(results_dir: str | Path) -> sqlite3.Connection:
-    """Open the index in WAL mode with a busy timeout; create its table if needed. Autocommit; callers BEGIN."""
+    """Open the index with a busy timeout, in WAL mode on a local filesystem and with a rollback journal on a network
+    one (:mod:`pearbench.results.netfs`); create its table if needed. Autocommit; callers BEGIN."""
     path = index_path(results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        _retry_locked(lambda: connection.execute("PRAGMA journal_mode = WAL").fetchone())
-        connection.execute("PRAGMA synchronous = NORMAL")
+        if sqlite_journal_mode(path.parent) == "WAL":
+            _retry_locked(lambda: connection.execute("PRAGMA journal_mode = WAL").fetchone())
+            synchronous = "NORMAL"
+        else:  # a rollback journal; FULL is the durable setting for it (NORMAL is for WAL)
+            synchronous = "FULL" if leave_wal(connection) == "DELETE" else "NORMAL"
+        connection.execute(f"PRAGMA synchronous = {synchronous}")
 
         def create() -> None:
             connection.execute("BEGIN IMMEDIATE")
@@ -546,7 +552,7 @@ def upsert_index(results_dir: str | Path, record: Mapping[str, Any]) -> None:
 
 def _remove_index_files(results_dir: str | Path) -> None:
     base = index_path(results_dir)
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{base}{suffix}").unlink(missing_ok=True)
 
 

@@ -1,4 +1,4 @@
-"""The bundled SFT methods (DESIGN §2): ``sft``, ``dft``, ``pear-seq``, ``pear-token``, ``pear-block`` and ``none``.
+"""The bundled SFT methods (docs/design.md §2): ``sft``, ``dft``, ``pear-seq``, ``pear-token``, ``pear-block`` and ``none``.
 
 Each is a loss function with the registry's signature ``loss(logprobs, behavior_logprobs, mask, options) ->
 ObjectiveOutput`` plus its :class:`~pearbench.train.methods.Method` fields in :data:`BUNDLED_METHODS`. The registry
@@ -133,6 +133,6 @@ BUNDLED_METHODS: tuple[dict[str, Any], ...] = (
         "loss": no_sft,
         "options_class": NoSFTOptions,
         "runs_sft": False,
-        "paper": "pearbench control (DESIGN §2)",
+        "paper": "pearbench control (docs/design.md §2)",
     },
 )

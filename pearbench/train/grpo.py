@@ -1,4 +1,4 @@
-"""GRPO (group relative policy optimisation): the one RL recipe every method goes through (DESIGN §1.5).
+"""GRPO (group relative policy optimisation): the one RL recipe every method goes through (docs/design.md §1.5).
 
 Pure functions first (advantages, the clipped surrogate, aggregation), then the loop. Per RL step: draw
 ``prompts_per_step`` training prompts (seeded by (seed, step)), sample ``group_size`` completions each from the current

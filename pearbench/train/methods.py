@@ -1,4 +1,4 @@
-"""The method registry (DESIGN §2): SFT objectives by name, their options, and their recipes in ``baselines/``.
+"""The method registry (docs/design.md §2): SFT objectives by name, their options, and their recipes in ``baselines/``.
 
 A :class:`Method` is a name, a description, a loss function with the common signature
 ``loss(logprobs, behavior_logprobs, mask, options) -> ObjectiveOutput`` (see :mod:`pearbench.train.objectives` for the

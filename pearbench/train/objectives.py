@@ -1,4 +1,4 @@
-"""SFT objectives (DESIGN §2): the weighted NLL, its normalisations and the numerator/normaliser contract.
+"""SFT objectives (docs/design.md §2): the weighted NLL, its normalisations and the numerator/normaliser contract.
 
 The token weights (PEAR, DFT; PEAR's formulas in :func:`pearbench.train.weights.pear_weights`) and their clip
 statistics live in :mod:`pearbench.train.weights`; this module re-exports them. Pure torch, vectorised over the batch
@@ -124,7 +124,7 @@ class LossDiagnostics:
     """Additive sums behind the per-step diagnostics; micro-batches merge by addition, exactly.
 
     ``sums`` is a float64 vector over :attr:`FIELDS` (kept on the device; converted to Python floats only in
-    :meth:`summary`, one sync). :meth:`summary` gives the ratios DESIGN §2 asks every step to log.
+    :meth:`summary`, one sync). :meth:`summary` gives the ratios docs/design.md §2 asks every step to log.
     """
 
     sums: Tensor
@@ -253,7 +253,7 @@ def weighted_nll(
 ) -> ObjectiveOutput:
     """Weighted NLL ``Σ_t w_t ℓ_t`` with ``ℓ_t = -logprobs_t``, split into numerator and normaliser.
 
-    ``weights`` (None = all 1, plain SFT) must carry no gradient. Normalisations (DESIGN §2):
+    ``weights`` (None = all 1, plain SFT) must carry no gradient. Normalisations (docs/design.md §2):
 
     - ``token-mean``: Σ_t w_t ℓ_t / N, N = response tokens in the whole (accumulated) batch;
     - ``seq-mean``: mean over sequences of (Σ_t w_t ℓ_t / T_row); rows without response tokens are skipped;

@@ -1,4 +1,4 @@
-"""Objective options (DESIGN §2): documented option fields, the bundled methods' option dataclasses, and hashing.
+"""Objective options (docs/design.md §2): documented option fields, the bundled methods' option dataclasses, and hashing.
 
 Every option is a field of a frozen dataclass made with :func:`option`: its default, what it does, where it comes
 from (the paper, or pearbench where the paper leaves it unstated) and its allowed values, checked on construction.
@@ -23,9 +23,9 @@ from pearbench.hashing import config_hash
 from pearbench.train import weights
 from pearbench.train.objectives import NORMALISATIONS, check_normalisation
 
-PAPER_PEAR = "PEAR, arXiv 2602.01058 (pearbench's reading of it, DESIGN §2)"
+PAPER_PEAR = "PEAR, arXiv 2602.01058 (pearbench's reading of it, docs/design.md §2)"
 PAPER_DFT = "DFT: Wu et al., On the Generalization of SFT ... with Reward Rectification, arXiv 2508.05629"
-PAPER_PEARBENCH = "pearbench (the PEAR paper leaves it unstated; DESIGN §2)"
+PAPER_PEARBENCH = "pearbench (the PEAR paper leaves it unstated; docs/design.md §2)"
 
 
 def option(

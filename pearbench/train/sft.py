@@ -1,4 +1,4 @@
-"""The SFT loop: a hand-written torch loop over a transformers causal LM, any registered objective (DESIGN §1.4).
+"""The SFT loop: a hand-written torch loop over a transformers causal LM, any registered objective (docs/design.md §1.4).
 
 Readable top to bottom (nanoGPT style): fixed-size batches drawn from a per-epoch permutation that depends only on
 (seed, epoch), so a run resumed from a checkpoint sees exactly the batches an uninterrupted run would; gradient

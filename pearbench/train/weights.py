@@ -1,4 +1,4 @@
-"""SFT token weights (DESIGN §2): PEAR importance weights at the sequence, token and block level, DFT weights,
+"""SFT token weights (docs/design.md §2): PEAR importance weights at the sequence, token and block level, DFT weights,
 the PEAR clip statistics, and the input checks shared with the losses in :mod:`pearbench.train.objectives`.
 
 Pure torch, vectorised over the batch and the time axis (no Python loop over tokens). Every tensor argument is
@@ -197,7 +197,7 @@ def pear_weights_with_stats(
     delta_clip: Sequence[float] = DEFAULT_DELTA_CLIP,
     log_weight_clip: Sequence[float] = DEFAULT_LOG_WEIGHT_CLIP,
 ) -> PearWeights:
-    """PEAR weights ``Ĝ_t`` (DESIGN §2) with their clip statistics. See :func:`pear_weights` for the formulas."""
+    """PEAR weights ``Ĝ_t`` (docs/design.md §2) with their clip statistics. See :func:`pear_weights` for the formulas."""
     level = check_level(level)
     gamma = check_gamma(gamma)
     block_size = check_block_size(block_size)

@@ -1,4 +1,4 @@
-"""The shared answer-extraction rule (DESIGN §3), used by RL rewards and evaluators alike.
+"""The shared answer-extraction rule (docs/design.md §3), used by RL rewards and evaluators alike.
 
 In order:
 1. drop everything up to the last ``</think>``; a ``<think>`` opened and never closed means no answer;

@@ -1,4 +1,4 @@
-"""Held-out math evaluation sets by name (DESIGN §4).
+"""Held-out math evaluation sets by name (docs/design.md §4).
 
 ``load_dataset(name)`` returns a list of :class:`Problem` (``id``, ``problem``, ``answer``, ``source``, ``meta``):
 
@@ -10,12 +10,16 @@
 - ``champ`` offline from the PyPI package ``champ-dataset`` (``pip install pearbench[champ]``).
 
 A malformed file (bad JSON line, missing field, empty answer, duplicate id) raises one
-:class:`~pearbench.errors.PearbenchError` naming the file and the line.
+:class:`~pearbench.errors.PearbenchError` naming the file and the line. A file that is not the named set (more problems
+than the set has, ids of another set, answers of the wrong form or another set's answers) is refused naming both; a
+subset or a re-ordered copy of the set is accepted (:func:`check_file_matches`).
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +61,11 @@ class DatasetSpec:
     order, normalised name first, then the hub's. ``hub_id`` / ``hub_split`` are the default hub location;
     ``alternatives`` lists other known hub copies as (id, split). ``shared_file`` is the name of the normalised copy
     kept beside the project for tests (never inside it). ``count`` is the number of problems the set has.
+
+    What a local copy of the set must look like (:func:`check_file_matches`): ``id_pattern`` matches (whole,
+    any case) the ids of its known copies (pearbench's normalised files, the hub's own ids where they are telling),
+    ``id_example`` is one such id; ``answer_form`` is (regex, wording) every normalised gold answer of the set
+    matches; ``answers`` lists the set's normalised gold answers where they are short enough to keep here.
     """
 
     name: str
@@ -68,6 +77,10 @@ class DatasetSpec:
     count: int
     alternatives: tuple[tuple[str, str], ...] = ()
     package: str | None = None
+    id_pattern: str | None = None
+    id_example: str | None = None
+    answer_form: tuple[str, str] | None = None
+    answers: tuple[str, ...] = ()
 
 
 def _fields(
@@ -76,6 +89,10 @@ def _fields(
     return MappingProxyType(
         {"id": ("id", *id_), "problem": ("problem", *problem), "answer": ("answer", *answer)}
     )
+
+
+def _answers(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
 
 
 #: Every named set. Hub ids as other harnesses use them; override with ``data_file=``.
@@ -90,6 +107,13 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             shared_file="aime2025.jsonl",
             count=30,
             alternatives=(("math-ai/aime25", "test"),),
+            id_pattern=r"aime2025-.+",
+            id_example="aime2025-I-01",
+            answer_form=(r"\d{1,3}", "an integer 0-999"),
+            answers=_answers(
+                "70 588 16 117 279 504 821 77 62 81 259 510 204 60 735 "
+                "468 49 82 106 336 293 237 610 149 907 113 19 248 104 240"
+            ),
         ),
         "aime2024": DatasetSpec(
             name="aime2024",
@@ -99,6 +123,13 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             fields=_fields(("ID",), ("Problem", "question"), ("Answer",)),
             shared_file="aime2024.jsonl",
             count=30,
+            id_pattern=r"aime2024-.+",
+            id_example="aime2024-I-01",
+            answer_form=(r"\d{1,3}", "an integer 0-999"),
+            answers=_answers(
+                "204 25 809 116 104 294 540 197 480 113 371 385 110 104 721 "
+                "73 236 45 33 80 55 699 127 902 468 601 23 321 211 315"
+            ),
         ),
         "amc2023": DatasetSpec(
             name="amc2023",
@@ -108,6 +139,13 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             fields=_fields((), ("question",), ()),
             shared_file="amc2023.jsonl",
             count=40,
+            id_pattern=r"amc2023-.+",
+            id_example="amc2023-12A-01",
+            answer_form=(r"-?\d+(\.\d+)?", "a number"),
+            answers=_answers(
+                "27 4 8 18 265 9 9 7 36 45 3159 36 7 21 3 1 5 29 96 1 5 -1 "
+                "7 50 194 1625 4 6 901 144 8 7 13 50 13 5 11 18 11 3"
+            ),
         ),
         "math500": DatasetSpec(
             name="math500",
@@ -117,6 +155,8 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             fields=_fields(("unique_id",), (), ()),
             shared_file="math500.jsonl",
             count=500,
+            id_pattern=r"math500-.+|test/[a-z_]+/\d+\.json",
+            id_example="math500-algebra-1349",
         ),
         "minerva": DatasetSpec(
             name="minerva",
@@ -126,6 +166,8 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             fields=_fields(("idx",), ("question",), ()),
             shared_file="minerva_math.jsonl",
             count=272,
+            id_pattern=r"minerva-.+",
+            id_example="minerva-000",
         ),
         "olympiadbench": DatasetSpec(
             name="olympiadbench",
@@ -135,6 +177,8 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             fields=_fields((), ("question",), ("final_answer",)),
             shared_file="olympiadbench.jsonl",
             count=675,
+            id_pattern=r"olympiadbench-.+",
+            id_example="olympiadbench-1606",
         ),
         "champ": DatasetSpec(
             name="champ",
@@ -153,7 +197,7 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
 def get_spec(name: str) -> DatasetSpec:
     spec = DATASETS.get(name)
     if spec is None:
-        raise unknown("dataset", name, DATASETS)
+        raise unknown("dataset", name, DATASETS, suggest=True)
     return spec
 
 
@@ -188,11 +232,13 @@ def load_problems_file(path: str | Path, *, spec: DatasetSpec | None = None) -> 
     default_source = f"{spec.name if spec else 'local'}:{path.name}"
     problems: list[Problem] = []
     seen: dict[str, int] = {}
+    given_ids: set[str] = set()
     for number, row in rows:
         where = f"{path}, {unit} {number}"
-        problem = _problem_from_row(
-            row, fields, where, fallback_id=f"{spec.name if spec else 'problem'}-{number:04d}"
-        )
+        fallback_id = f"{spec.name if spec else 'problem'}-{number:04d}"
+        problem = _problem_from_row(row, fields, where, fallback_id=fallback_id)
+        if problem.id != fallback_id:
+            given_ids.add(problem.id)
         if problem.source == "":
             problem = Problem(problem.id, problem.problem, problem.answer, default_source, problem.meta)
         if problem.id in seen:
@@ -203,7 +249,83 @@ def load_problems_file(path: str | Path, *, spec: DatasetSpec | None = None) -> 
         problems.append(problem)
     if not problems:
         raise PearbenchError(f"data file {str(path)!r} holds no problems")
+    if spec is not None:
+        check_file_matches(problems, spec, path, given_ids=given_ids)
     return problems
+
+
+#: A file whose ids tell nothing is taken for another set only if it has at least this many problems and nearly
+#: all their answers (:data:`FOREIGN_ANSWER_SHARE`) are among that set's answers.
+MIN_TELLING_ANSWERS = 10
+FOREIGN_ANSWER_SHARE = 0.9
+
+
+def normalise_answer(text: str) -> str:
+    """A gold answer in the form :class:`DatasetSpec` ``answers`` and ``answer_form`` use: no ``$`` or spaces, no
+    trailing degree sign, a number written canonically (``27.0`` -> ``27``, ``070`` -> ``70``)."""
+    text = re.sub(r"\^\{?\\circ\}?$", "", text.strip().strip("$").replace(" ", ""))
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(value):
+        return text
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _is_id_of(spec: DatasetSpec, problem_id: str) -> bool:
+    return (
+        spec.id_pattern is not None and re.fullmatch(spec.id_pattern, problem_id, re.IGNORECASE) is not None
+    )
+
+
+def check_file_matches(
+    problems: list[Problem], spec: DatasetSpec, path: str | Path, *, given_ids: Iterable[str] | None = None
+) -> None:
+    """Refuse a local file that does not look like (a subset or a re-ordering of) the named set.
+
+    Refused, in order: more problems than the set has; an id of another set (``id_pattern``; also another set's
+    own id field kept in ``meta``, such as MATH's ``unique_id``); and when no id is telling (the file's own ids,
+    ``given_ids``, match no set's pattern: made-up ids, the hub's bare numbers, or none), an answer not of the set's
+    ``answer_form``, or answers that are nearly all another set's (``answers``). One error names file and set.
+    """
+    name = Path(path).name
+
+    def refuse(reason: str) -> PearbenchError:
+        return PearbenchError(f"data file {name} does not look like {spec.name}: {reason}")
+
+    if len(problems) > spec.count:
+        raise refuse(f"it holds {len(problems)} problems, {spec.name} has {spec.count}")
+    ids = (
+        [p.id for p in problems] if given_ids is None else [p.id for p in problems if p.id in set(given_ids)]
+    )
+    for other in (d for d in DATASETS.values() if d is not spec):
+        kept = [str(p.meta[f]) for p in problems for f in other.fields["id"][1:] if p.meta.get(f) is not None]
+        foreign = [i for i in [*ids, *kept] if _is_id_of(other, i) and not _is_id_of(spec, i)]
+        if foreign:
+            own = f", not {spec.name}'s (e.g. {spec.id_example!r})" if spec.id_example else ""
+            raise refuse(f"its ids are {other.name}'s (e.g. {foreign[0]!r}){own}")
+    if any(_is_id_of(spec, i) for i in ids):
+        return
+    answers = [normalise_answer(p.answer) for p in problems]
+    if spec.answer_form is not None:
+        pattern, wording = spec.answer_form
+        for problem, answer in zip(problems, answers):
+            if re.fullmatch(pattern, answer) is None:
+                raise refuse(
+                    f"the answer {problem.answer!r} of problem {problem.id!r} is not {wording}, "
+                    f"as every {spec.name} answer is"
+                )
+    if len(answers) < MIN_TELLING_ANSWERS:
+        return
+    counts = Counter(answers)
+    own = sum((counts & Counter(spec.answers)).values())
+    for other in DATASETS.values():
+        found = sum((counts & Counter(other.answers)).values())
+        if other is not spec and found >= FOREIGN_ANSWER_SHARE * len(answers) and found > own:
+            raise refuse(
+                f"{found} of its {len(answers)} answers are {other.name}'s answers (its ids tell nothing)"
+            )
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:

@@ -1,7 +1,7 @@
-"""Math answers (DESIGN §3 answer extraction, §4 math track): extraction, normalisation, exact shortcuts and the
+"""Math answers (docs/design.md §3 answer extraction, §4 math track): extraction, normalisation, exact shortcuts and the
 math-verify calls themselves. The process pool that runs these calls with per-check deadlines is
 :mod:`pearbench.verify.pool`.
-Math answer checking (DESIGN §3 answer extraction, §4 math track): math-verify behind a process pool.
+Math answer checking (docs/design.md §3 answer extraction, §4 math track): math-verify behind a process pool.
 
 The rule, shared by RL rewards and evaluators:
 

@@ -1,4 +1,4 @@
-"""Scoring files of model completions against a held-out math set (DESIGN §6): pass@k, avg@n, maj@n with CIs.
+"""Scoring files of model completions against a held-out math set (docs/design.md §6): pass@k, avg@n, maj@n with CIs.
 
 The completions file is JSONL, one object per line: ``{"id": "<problem id>", "completion": "<model text>"}``, with
 the same number n of lines for every problem it covers (lines of one problem need not be adjacent). Every completion

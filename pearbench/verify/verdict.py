@@ -1,4 +1,4 @@
-"""The one verdict type shared by game and math verifiers (DESIGN §3)."""
+"""The one verdict type shared by game and math verifiers (docs/design.md §3)."""
 
 from __future__ import annotations
 
