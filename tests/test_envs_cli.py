@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from pearbench.cli import main
-from pearbench.commands.envs import describe_env, env_rows, game_category, level_configs, sample_env
+from pearbench.commands.envs import describe_env
 from pearbench.envs.base import CATEGORIES
+from pearbench.envs.catalog import env_rows, game_category, level_configs, sample_env
 from pearbench.errors import PearbenchError
 from pearbench.registry import list_games
 

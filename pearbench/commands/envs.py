@@ -1,8 +1,8 @@
 """`pearbench envs`: list the registered environments by category, show one, sample instances with solver traces, or
 write the games reference (docs/games.md).
 
-A thin shell over :func:`env_rows`, :func:`describe_env`, :func:`sample_env` and
-:func:`pearbench.envs.catalog.games_markdown`, which a notebook can call directly.
+A thin shell over :mod:`pearbench.envs.catalog` (``env_rows``, ``rows_by_category``, ``level_configs``,
+``sample_env``, ``games_markdown``), which a notebook can call directly; this module only formats.
 """
 
 from __future__ import annotations
@@ -13,36 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from pearbench.envs.base import CATEGORIES
+from pearbench.envs.catalog import game_category, level_configs, rows_by_category, sample_env
 from pearbench.errors import PearbenchError
-from pearbench.registry import get_game_class, list_games
-
-
-def game_category(game_cls: type) -> str:
-    """The category a game is listed under: its declared one (math_* environments go under arithmetic)."""
-    if game_cls.name.startswith("math_"):
-        return "arithmetic"
-    return game_cls.category
-
-
-def env_rows() -> list[dict[str, Any]]:
-    """One row per registered environment: gym id, name, category, family, levels, multiple solutions."""
-    return [
-        {
-            "gym_id": game_cls.gym_id(),
-            "name": game_cls.name,
-            "category": game_category(game_cls),
-            "family": game_cls.family,
-            "levels": list(game_cls.levels),
-            "multiple_solutions": game_cls.multiple_solutions,
-        }
-        for game_cls in list_games()
-    ]
-
-
-def rows_by_category(rows: list[dict[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The rows grouped by category, in the fixed order of :data:`CATEGORIES` (every category, empty or not)."""
-    rows = env_rows() if rows is None else rows
-    return {category: [row for row in rows if row["category"] == category] for category in CATEGORIES}
+from pearbench.registry import get_game_class
 
 
 def format_table(rows: list[list[str]], header: list[str]) -> str:
@@ -85,12 +58,6 @@ def env_table() -> str:
     return "\n".join(lines)
 
 
-def level_configs(env_id: str) -> dict[str, dict[str, Any]]:
-    """Every knob's value at every level (the Config defaults with the level's overrides applied)."""
-    game_cls = get_game_class(env_id)
-    return {level: game_cls(difficulty=level).config_dict() for level in game_cls.levels}
-
-
 def describe_env(env_id: str) -> str:
     """Description, knobs and their defaults per level, trace styles, and an example prompt (seed 0)."""
     game_cls = get_game_class(env_id)
@@ -122,40 +89,6 @@ def describe_env(env_id: str) -> str:
         game.compact_prompt(instance).rstrip("\n"),
     ]
     return "\n".join(parts)
-
-
-def sample_env(
-    env_id: str,
-    n: int = 3,
-    difficulty: str | None = None,
-    seed: int = 0,
-    style: str | None = None,
-    compact: bool = False,
-) -> list[dict[str, Any]]:
-    """``n`` instances (seeds ``seed``, ``seed + 1``, ...) with prompt, solver trace, gold answer and verdict."""
-    if n < 1:
-        raise PearbenchError(f"--n must be at least 1, got {n}")
-    game_cls = get_game_class(env_id)
-    game = game_cls(difficulty=difficulty)
-    style = style or game_cls.trace_styles[0]
-    game._check_style(style)
-    samples = []
-    for offset in range(n):
-        instance = game.generate(seed + offset)
-        trace = game.solve(instance, style)
-        verdict = game.verify(instance, trace)
-        samples.append(
-            {
-                "id": instance.id,
-                "seed": instance.seed,
-                "difficulty": game.difficulty,
-                "prompt": game.compact_prompt(instance) if compact else game.prompt(instance),
-                "trace": trace,
-                "gold": instance.answer,
-                "verdict": verdict,
-            }
-        )
-    return samples
 
 
 def format_samples(samples: list[dict[str, Any]]) -> str:
