@@ -190,7 +190,7 @@ class NQueens(Game):
         "medium": {"n": 10, "min_placed": 3, "max_placed": 4},
         "hard": {"n": 12, "min_placed": 2, "max_placed": 3},
     }
-    trace_styles = ("steps", "board")
+    trace_styles = ("steps", "board", "words")
     multiple_solutions = True
 
     def _generate(self, rng: random.Random) -> tuple[dict[str, Any], str]:
@@ -254,6 +254,22 @@ class NQueens(Game):
                     lines.append(f"r{row + 1} undo")
                 else:
                     lines.append(f"r{row + 1} c{entry + 1}")
+        elif style == "words":
+            given = ", ".join(f"row {r + 1} column {c + 1}" for r, c in sorted(fixed.items())) or "none"
+            lines = [f"The queens already placed are at: {given}."]
+            for row, entry in log:
+                if isinstance(entry, list):
+                    safe = ", ".join(str(c + 1) for c in entry)
+                    lines.append(
+                        f"In row {row + 1} the safe columns are {safe}."
+                        if entry
+                        else f"Row {row + 1} has no safe column."
+                    )
+                elif entry is None:
+                    lines.append(f"That is a dead end, so I take back the queen in row {row + 1}.")
+                else:
+                    lines.append(f"I put a queen in row {row + 1}, column {entry + 1}.")
+            lines.append("Every row and column now has one queen and no diagonal holds two.")
         else:
             lines = [
                 f"Queens are fixed in rows {', '.join(str(r + 1) for r in sorted(fixed)) or 'none'}. "

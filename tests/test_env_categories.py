@@ -98,3 +98,9 @@ def test_threshold_bundled_families_cover_every_category() -> None:
         if per_category.get(category, 0) < least
     ]
     assert not problems, f"threshold not met ({'; '.join(problems)}); per category: {summary}"
+
+
+def test_every_game_offers_the_steps_and_words_trace_styles() -> None:
+    """So any suite can use any game: the base corpus and the teacher draw from these two styles by default."""
+    missing = [g.name for g in list_games() if not {"steps", "words"} <= set(g.trace_styles)]
+    assert not missing, f"games without both 'steps' and 'words' trace styles: {missing}"

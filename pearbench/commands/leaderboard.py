@@ -2,7 +2,9 @@
 
 Without ``--out`` the table(s) go to stdout; with ``--out DIR`` each suite becomes ``DIR/<suite>.<ext>`` plus the
 plots of :data:`pearbench.results.plots.PLOTS`: ``DIR/<suite>_passk.png``, ``DIR/<suite>_sft_vs_rl.png`` and
-``DIR/<suite>_diff_vs_sft.png`` (each method's paired difference to sft after SFT and after RL). Skipped and refused
+``DIR/<suite>_diff_vs_sft.png`` (each method's paired difference to sft after SFT and after RL). Suites that declare
+a mismatch map (``map``/``map_level``) also give ``DIR/map_<name>.md`` and ``DIR/map_<name>.png``
+(:mod:`pearbench.results.mismatch_map`). Skipped and refused
 records are reported on stderr with their file names. Everything is computed before the first file is written, and
 each file is written atomically, so an error never destroys what an earlier run wrote.
 """
@@ -33,7 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--format", choices=("md", "csv", "tex", "html"), default="md", help="table format (default: md)"
     )
     parser.add_argument(
-        "--out", metavar="DIR", help="write DIR/<suite>.<ext> and the PNG plots instead of printing"
+        "--out",
+        metavar="DIR",
+        help="write DIR/<suite>.<ext> and the PNG plots (and DIR/map_<name>.md/.png per mismatch map) instead of "
+        "printing",
     )
     parser.add_argument("--no-plots", action="store_true", help="no PNG plots (and none embedded in HTML)")
     parser.add_argument(
@@ -101,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
         files.append((out / f"{board.suite}.{args.format}", text.encode("utf-8")))
         for suffix, _caption, png in images.get(board.suite, []):
             files.append((out / f"{board.suite}_{suffix}.png", png))
+    from pearbench.results.mismatch_map import build_mismatch_maps, map_files
+
+    for mismatch_map in build_mismatch_maps(records, boards):
+        files += [(out / name, data) for name, data in map_files(mismatch_map, plots=not args.no_plots)]
     for path, data in files:
         atomic_write_bytes(path, data)
         print(f"wrote {path}", file=sys.stderr)

@@ -15,10 +15,16 @@ A suite is a TOML recipe (bundled in ``pearbench/data/suites/`` or any path)::
     [mismatch]
     teacher_style_share = 0.2       # share of teacher-style traces in the base corpus (lower = bigger gap)
     base_noise = 0.5                # fraction of base-corpus traces whose answer is corrupted
+
+Optionally a suite is one level of a *mismatch map* (a family of suites that differ in what separates π₀ from π_β;
+the leaderboard draws each map, ``map_<name>.md``): top-level ``map = "countdown"`` and ``map_level = "low"``,
+``"mid"``, ``"high"`` or a number. Neither enters any stage key: a suite's stages and cache are those of the same
+suite without them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,6 +32,7 @@ from typing import Any
 
 from pearbench.errors import PearbenchError, unknown
 from pearbench.io import load_toml, read_toml
+from pearbench.results.mismatch_map import MAP_LEVELS, MAP_NAME
 
 DEFAULT_SUITE = "countdown"
 
@@ -49,6 +56,9 @@ class Suite:
     base_seed: int = 1234
     teacher_seed: int = 4321
     description: str = ""
+    #: the mismatch map this suite is a level of, and its level ("low", "mid", "high" or a number); None: no map
+    map: str | None = None
+    map_level: str | float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,7 +77,41 @@ def bundled_suites() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-_KEYS = {"name", "description", "prompt_style", "base_seed", "teacher_seed", "envs", "styles", "mismatch"}
+_KEYS = {
+    "name",
+    "description",
+    "prompt_style",
+    "base_seed",
+    "teacher_seed",
+    "envs",
+    "styles",
+    "mismatch",
+    "map",
+    "map_level",
+}
+
+
+def _map_keys(data: dict[str, Any], where: str) -> tuple[str | None, str | float | None]:
+    """The validated ``map`` and ``map_level`` of a suite (both or neither)."""
+    name, level = data.get("map"), data.get("map_level")
+    if name is None and level is None:
+        return None, None
+    if name is None or level is None:
+        missing = "map" if name is None else "map_level"
+        raise PearbenchError(f"suite {where}: map and map_level go together; {missing} is missing")
+    if not isinstance(name, str) or not MAP_NAME.match(name):
+        raise PearbenchError(
+            f"suite {where}: map must be a name of letters, digits, '.', '_' or '-', got {name!r}"
+        )
+    if isinstance(level, str):
+        if level not in MAP_LEVELS:
+            raise unknown(f"map_level in suite {where}", level, MAP_LEVELS)
+        return name, level
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level):
+        raise PearbenchError(
+            f"suite {where}: map_level must be one of {', '.join(MAP_LEVELS)} or a finite number, got {level!r}"
+        )
+    return name, float(level)
 
 
 def load_suite(name_or_path: str | None = None) -> Suite:
@@ -109,6 +153,7 @@ def load_suite(name_or_path: str | None = None) -> Suite:
         raise PearbenchError(f"suite {name_or_path} lists an environment twice")
     styles = data.get("styles", {})
     mismatch = data.get("mismatch", {})
+    map_name, map_level = _map_keys(data, name_or_path)
     suite = Suite(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -120,6 +165,8 @@ def load_suite(name_or_path: str | None = None) -> Suite:
         prompt_style=str(data.get("prompt_style", "compact")),
         base_seed=int(data.get("base_seed", 1234)),
         teacher_seed=int(data.get("teacher_seed", 4321)),
+        map=map_name,
+        map_level=map_level,
     )
     for spec in envs:
         styles_allowed = get_game_class(spec.name).trace_styles
@@ -169,4 +216,5 @@ def describe_suite(name_or_path: str | None = None) -> dict[str, Any]:
         "envs": envs,
         "styles": {"base": suite.base_style, "teacher": suite.teacher_style},
         "mismatch": {"teacher_style_share": suite.teacher_style_share, "base_noise": suite.base_noise},
+        **({"map": {"name": suite.map, "level": suite.map_level}} if suite.map is not None else {}),
     }

@@ -40,13 +40,14 @@ STAGES = ("sft", "rl")
 CONFIG_HASH_KEYS = ("tasks", "base", "teacher", "behavior", "sft", "rl", "eval")
 REFERENCE_MODELS = ("base", "teacher")
 #: Characters allowed in suite, method label, profile and run_id: they become file names.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$")
 _METRIC_NAME = re.compile(r"^(pass@[1-9][0-9]*|avg@n|maj@n)$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 #: ``on_bad(path, reason)``: told about every record file that is skipped or refused.
 OnBad = Callable[[Path, str], None]
-#: ``expected(method, profile) -> (method_recipe_hash, rl_recipe_hash)`` of the committed recipes.
+#: ``expected(method_label, profile) -> (method_recipe_hash, rl_recipe_hash)`` of the committed recipes (the
+#: label, as ``sft@3x`` or ``pear-token+gamma=0.99``: a run with options records the hash of its options).
 RecipeHashes = Callable[[str, str], tuple[str, str]]
 
 
@@ -158,7 +159,7 @@ def _safe_name(value: Any, field: str) -> str:
     if not _SAFE_NAME.match(value):
         raise _fail(
             field,
-            f"{value!r:.60} is not file-name safe (letters, digits and . _ @ + -, not starting with . _ @ + -)",
+            f"{value!r:.60} is not file-name safe (letters, digits and . _ @ + = -, not starting with . _ @ + = -)",
         )
     return value
 
@@ -359,13 +360,15 @@ def load_records(
 
     A record that fails to parse, fails its checksum, fails validation or sits under the wrong file name is skipped
     and reported as ``on_bad(path, "skipped: <reason>")``. With ``check_recipes`` a record whose
-    ``method_recipe_hash`` or ``rl_recipe_hash`` differs from ``expected_hashes(method, profile)`` (the harness
+    ``method_recipe_hash`` or ``rl_recipe_hash`` differs from ``expected_hashes(method_label, profile)`` (the harness
     supplies :func:`pearbench.harness.config.default_recipe_hashes`) is refused: ``on_bad(path, "refused: <reason>")``. Without ``on_bad`` each one
     becomes a :class:`BadRecordWarning`. ``progress`` shows a tqdm bar (``None``: only on a terminal).
     """
     report = on_bad or _warn_bad
     if check_recipes and expected_hashes is None:
-        raise ValueError("check_recipes needs expected_hashes(method, profile) -> (method hash, rl hash)")
+        raise ValueError(
+            "check_recipes needs expected_hashes(method_label, profile) -> (method hash, rl hash)"
+        )
     expected = expected_hashes
     folder = Path(results_dir) / RECORDS_DIR
     if not folder.is_dir():
@@ -382,14 +385,14 @@ def load_records(
             report(path, f"skipped: {exc}")
             continue
         if check_recipes:
-            key = (record["method"], record["profile"])
+            key = (record["method_label"], record["profile"])
             try:
                 if key not in cache:
                     cache[key] = expected(*key)
             except PearbenchError as exc:
                 report(
                     path,
-                    f"refused: cannot get the committed recipe hashes for method {key[0]!r}, profile {key[1]!r}: {exc}",
+                    f"refused: cannot get the committed recipe hashes for method label {key[0]!r}, profile {key[1]!r}: {exc}",
                 )
                 continue
             method_hash, rl_hash = cache[key]

@@ -1,0 +1,93 @@
+"""`pearbench suites list` and `pearbench suites show NAME`: the bundled suites and one suite resolved.
+
+The library side is :mod:`pearbench.harness.suites` (``bundled_suites``, ``load_suite``, ``describe_suite``); this
+module prints. ``show`` prints the suite as TOML with every default filled in, plus each environment's Gymnasium id
+and its knob values at the suite's level (as comments), so the output is itself a valid suite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from typing import Any
+
+from pearbench.harness.suites import DEFAULT_SUITE, bundled_suites, describe_suite
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def suite_rows() -> list[tuple[str, str, str]]:
+    """(name, description, games) of every bundled suite; games as ``name:level`` pairs."""
+    rows = []
+    for name in bundled_suites():
+        info = describe_suite(name)
+        games = ", ".join(f"{env['name']}:{env['difficulty']}" for env in info["envs"])
+        rows.append((name, info["description"], games))
+    return rows
+
+
+def list_command(args: argparse.Namespace) -> int:
+    blocks = []
+    for name, description, games in suite_rows():
+        default = "  (default)" if name == DEFAULT_SUITE else ""
+        count = games.count(",") + 1
+        wrapped = textwrap.fill(
+            f"games ({count}): {games}",
+            110,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+        blocks.append(f"{name}{default}\n  {description}\n{wrapped}")
+    print("\n\n".join(blocks))
+    print("\npearbench suites show NAME: a suite resolved (levels and knobs, styles, mismatch knobs)")
+    return 0
+
+
+def suite_toml(info: dict[str, Any]) -> str:
+    """A resolved suite (:func:`pearbench.harness.suites.describe_suite`) as TOML with explanatory comments."""
+    lines = [
+        f"# suite {info['name']}, from {info['source']}",
+        "# resolved: defaults filled in; each environment's knob values at its level are listed as comments",
+    ]
+    for key in ("name", "description", "prompt_style", "base_seed", "teacher_seed"):
+        lines.append(f"{key} = {_toml_value(info[key])}")
+    for env in info["envs"]:
+        lines += ["", "[[envs]]", f"name = {_toml_value(env['name'])}  # {env['gym_id']}"]
+        lines += [f"difficulty = {_toml_value(env['difficulty'])}", f"weight = {_toml_value(env['weight'])}"]
+        knobs = ", ".join(f"{knob} = {_toml_value(value)}" for knob, value in env["knobs"].items())
+        lines.append(f"# knobs at {env['difficulty']}: {knobs or '(none)'}")
+    for table in ("styles", "mismatch"):
+        lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in info[table].items()]
+    return "\n".join(lines)
+
+
+def show_command(args: argparse.Namespace) -> int:
+    info = describe_suite(args.name)
+    print(json.dumps(info, indent=2) if args.json else suite_toml(info))
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("suites", help="list the bundled suites and show one resolved")
+    parser.set_defaults(func=list_command)
+    actions = parser.add_subparsers(dest="suites_command", metavar="ACTION", parser_class=type(parser))
+    list_parser = actions.add_parser(
+        "list", help="every bundled suite: name, description, games (name:level)"
+    )
+    list_parser.set_defaults(func=list_command)
+    show_parser = actions.add_parser(
+        "show", help="a suite's TOML resolved: environments with levels and knobs, styles, mismatch knobs"
+    )
+    show_parser.add_argument("name", help=f"suite name (e.g. {DEFAULT_SUITE}) or path to a suite TOML file")
+    show_parser.add_argument("--json", action="store_true", help="print the resolved suite as JSON")
+    show_parser.set_defaults(func=show_command)
