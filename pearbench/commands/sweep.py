@@ -19,7 +19,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "machine (--workers, --gpus-per-run) or, with --executor ray, to a Ray cluster (docs/scale.md).",
     )
     parser.add_argument(
-        "--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})"
+        "--methods",
+        default=DEFAULT_METHODS,
+        help="comma-separated method labels; give options in the form NAME[@Fx]+key=value+key=value "
+        f"(pear-token+gamma=0.99) (default {DEFAULT_METHODS})",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     parser.add_argument(
@@ -93,6 +96,7 @@ def _sweep(args: argparse.Namespace) -> int:
         config_file=args.config_file,
         out=args.out,
         progress=not args.no_progress,
+        processes=args.processes,
     )
     jobs = plan(methods, _parse_seeds(args.seeds), base)
     executor = make_executor(args)

@@ -25,7 +25,7 @@ from pearbench.harness.runner import RunRequest
 from pearbench.harness.suites import load_suite
 from pearbench.io import check_output_dir
 from pearbench.results.records import make_run_id, record_path
-from pearbench.train.methods import load_recipe, parse_method_label
+from pearbench.train.methods import canonical_method_label
 
 
 def plan(methods: Sequence[str], seeds: Sequence[int], base: RunRequest) -> list[SweepJob]:
@@ -46,11 +46,13 @@ def plan(methods: Sequence[str], seeds: Sequence[int], base: RunRequest) -> list
     check_output_dir(base.out, "--out")
     suite = load_suite(base.suite).name
     profile = load_profile(base.profile, base.config_file).name
-    for method in methods:
-        load_recipe(parse_method_label(method)[0])
+    labels = {method: canonical_method_label(method) for method in methods}  # names and options checked
+    if len(set(labels.values())) != len(methods):
+        raise PearbenchError("sweep lists two labels that name the same run (e.g. sft and sft@1x)")
     return [
         SweepJob(
-            request=replace(base, method=method, seed=seed), run_id=make_run_id(suite, method, seed, profile)
+            request=replace(base, method=method, seed=seed),
+            run_id=make_run_id(suite, labels[method], seed, profile),
         )
         for seed in seeds
         for method in methods
