@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -179,8 +180,9 @@ def sweep_records(seeds: Sequence[int] = (0, 1, 2), **kwargs: Any) -> list[dict[
 
 
 def fake_recipe_hashes(method: str, profile: str) -> tuple[str, str]:
-    """The committed-recipe hashes matching :func:`make_body`'s defaults."""
-    return f"recipe-{method}", "rl-recipe-0001"
+    """The committed-recipe hashes matching :func:`make_body`'s defaults. ``method`` is the record's method label:
+    an ``@Fx`` factor changes no recipe (options do: ``pear-token+gamma=0.99`` has its own hash)."""
+    return "recipe-" + re.sub(r"@[0-9.]+x", "", method), "rl-recipe-0001"
 
 
 def render_all_to(results_dir: str, out_dir: str) -> None:

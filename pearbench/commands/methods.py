@@ -1,4 +1,6 @@
-"""`pearbench methods list` and `pearbench methods show NAME`: the registered SFT objectives and their recipes."""
+"""`pearbench methods list` and `pearbench methods show NAME`: the registered SFT objectives and their recipes.
+
+``methods show`` also takes a method label with options (``pear-token:gamma=0.99``) and shows them applied."""
 
 from __future__ import annotations
 
@@ -38,11 +40,24 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_path(name: str) -> bool:
+    return name.endswith(".toml") or "/" in name or "\\" in name
+
+
 def show_command(args: argparse.Namespace) -> int:
-    method, options = registry.load_recipe(args.name)
-    path = registry.recipe_path(args.name)
-    resolved = registry.options_to_dict(options)
+    label = None
+    if _is_path(args.name):
+        method, options = registry.load_recipe(args.name)
+        path, recipe_options = registry.recipe_path(args.name), options
+    else:
+        resolved = registry.resolve_method_label(args.name)
+        method, options, label = resolved.method, resolved.options, resolved.label
+        path, recipe_options = registry.recipe_path(resolved.name), registry.load_recipe(resolved.name)[1]
+    resolved_values = registry.options_to_dict(options)
+    recipe_values = registry.options_to_dict(recipe_options)
     print(f"{method.name}: {method.description}")
+    if label is not None and label != method.name:
+        print(f"method label: {label}")
     if method.paper:
         print(f"paper: {method.paper}")
     print(
@@ -57,14 +72,23 @@ def show_command(args: argparse.Namespace) -> int:
         return 0
     print("options:")
     for doc in docs:
-        value = resolved[doc["name"]]
-        note = "" if value == doc["default"] else f"  (default {_format_value(doc['default'])})"
+        value = resolved_values[doc["name"]]
+        notes = []
+        if value != recipe_values[doc["name"]]:
+            notes.append(f"recipe {_format_value(recipe_values[doc['name']])}")
+        if value != doc["default"]:
+            notes.append(f"default {_format_value(doc['default'])}")
+        note = f"  ({'; '.join(notes)})" if notes else ""
         print(f"  {doc['name']} = {_format_value(value)}{note}")
         print(f"      {doc['help']}")
         if doc["allowed"]:
             print(f"      allowed: {doc['allowed']}")
         if doc["paper"]:
             print(f"      from: {doc['paper']}")
+    print(
+        f"set options for a run: pearbench run --method {method.name}:KEY=VALUE[,KEY=VALUE...] "
+        "(values as above; pairs as LOW..HIGH; docs/add_method.md)"
+    )
     return 0
 
 
@@ -81,5 +105,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show_parser = actions.add_parser(
         "show", help="a method's options with defaults and docs, recipe path and hash"
     )
-    show_parser.add_argument("name", help="method name (e.g. pear-block) or path to a recipe TOML file")
+    show_parser.add_argument(
+        "name",
+        help="method name (e.g. pear-block), method label with options (pear-block:block_size=8) or path to a "
+        "recipe TOML file",
+    )
     show_parser.set_defaults(func=show_command)

@@ -3,7 +3,8 @@ into leaderboards, and the renderers (Markdown, CSV, LaTeX, HTML) and plots.
 
 Depends on the core modules only; the harness writes records through it. Public names of
 :mod:`pearbench.results.records` and of the leaderboard modules (:mod:`~pearbench.results.leaderboard`,
-:mod:`~pearbench.results.model`, the renderers) are re-exported here, loaded on first use.
+:mod:`~pearbench.results.model`, the renderers) are re-exported here, loaded on first use, and so is
+:func:`~pearbench.results.frame.records_frame` (records as pandas DataFrames).
 """
 
 from pearbench._lazy import lazy_exports
@@ -32,6 +33,8 @@ __getattr__, __dir__ = lazy_exports(
         "validate_record": "records",
         "verify_checksum": "records",
         "write_record": "records",
+        # pandas DataFrames of the records
+        "records_frame": "frame",
         # leaderboards
         "Comparison": "model",
         "Estimate": "model",

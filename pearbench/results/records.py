@@ -156,7 +156,7 @@ def _number(value: Any, field: str) -> float:
 
 def _safe_name(value: Any, field: str) -> str:
     _str(value, field)
-    if not _SAFE_NAME.match(value):
+    if not _SAFE_NAME.fullmatch(value):
         raise _fail(
             field,
             f"{value!r:.60} is not file-name safe (letters, digits and . _ @ + = -, not starting with . _ @ + = -)",

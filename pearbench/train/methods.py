@@ -21,11 +21,17 @@ Adding a method needs no change to the harness::
     def my_loss(logprobs, behavior_logprobs, mask, options):
         return weighted_nll(logprobs, mask, ..., normalisation=options.normalisation)
 
-or through an entry point in the group ``pearbench.train.methods`` naming a module that registers on import.
+or through an entry point in the group ``pearbench.methods`` naming a module that registers on import (docs/add_method.md).
 
 A recipe is a TOML file holding only objective options (``method = "pear-block"`` and an ``[options]`` table);
 one per bundled method ships in ``baselines/`` (the package ``pearbench.baselines``). :func:`recipe_hash` goes into
 every result record, and the leaderboard refuses records whose hash differs from the committed recipe.
+
+A method label names a run's method: ``NAME``, ``NAME@Fx`` (F times the profile's SFT steps) and options over the
+recipe's, ``NAME@Fx:key=value,key=value`` on the command line. :func:`resolve_method_label` validates one and gives
+its canonical form ``NAME@Fx+key=value+key=value`` (only options that differ from the recipe, sorted by key,
+values normalised; a safe file-name part, and itself a valid label). :func:`load_recipe` and :func:`recipe_hash`
+accept labels, so a run with options records the hash of the recipe with its options applied.
 """
 
 from __future__ import annotations
@@ -56,10 +62,12 @@ from pearbench.train.options import (
     PearTokenOptions,
     SFTOptions,
     build_options,
+    format_option_value,
     option,
     option_docs,
     options_hash,
     options_to_dict,
+    parse_option_text,
 )
 
 try:
@@ -75,7 +83,9 @@ __all__ = [
     "PAPER_PEARBENCH",
     "DFTOptions",
     "LossFunction",
+    "MAX_LABEL_LENGTH",
     "Method",
+    "MethodLabel",
     "NoSFTOptions",
     "ObjectiveOptions",
     "PearBlockOptions",
@@ -84,6 +94,8 @@ __all__ = [
     "SFTOptions",
     "add_method",
     "bundled_recipe_path",
+    "canonical_method_label",
+    "format_option_value",
     "get_method",
     "list_methods",
     "load_recipe",
@@ -92,16 +104,27 @@ __all__ = [
     "options_hash",
     "options_to_dict",
     "parse_method_label",
+    "parse_option_text",
     "parse_recipe",
     "recipe_hash",
     "recipe_path",
     "register_method",
+    "resolve_method_label",
 ]
 
 ENTRY_POINT_GROUP = "pearbench.methods"
 
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_LABEL_PATTERN = re.compile(r"(?P<name>[a-z0-9][a-z0-9_-]*)(?:@(?P<factor>[0-9]*\.?[0-9]+)x)?")
+_LABEL_PATTERN = re.compile(
+    r"(?P<name>[a-z0-9][a-z0-9_-]*)(?:@(?P<factor>[0-9]*\.?[0-9]+)x)?(?:(?P<sep>[:+])(?P<options>.*))?", re.S
+)
+_OPTION_PATTERN = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.+)", re.S)
+#: The longest canonical method label: run ids (``<suite>__<label>__s<seed>__<profile>``) become file names.
+MAX_LABEL_LENGTH = 150
+_LABEL_GRAMMAR = (
+    "allowed: NAME, NAME@FACTORx (FACTOR > 0) and options NAME[@FACTORx]:key=value,key=value or "
+    "NAME[@FACTORx]+key=value+key=value, e.g. sft@3x, pear-token:gamma=0.99, pear-block@3x+block_size=8"
+)
 _log = logging.getLogger(__name__)
 
 
@@ -237,7 +260,7 @@ def get_method(name: str) -> Method:
     """The registered method called ``name`` (PearbenchError listing the choices if there is none)."""
     _load_entry_points()
     if name not in _METHODS:
-        raise unknown("method", name, _METHODS)
+        raise unknown("method", name, _METHODS, suggest=True)
     return _METHODS[name]
 
 
@@ -306,10 +329,14 @@ def parse_recipe(
 
 
 def load_recipe(name_or_path: str | Path) -> tuple[Method, Any]:
-    """Load and validate a recipe by method name (its file in ``baselines/``) or by path to a TOML file.
+    """Load and validate a recipe by method name (its file in ``baselines/``), by path to a TOML file, or by
+    method label (the named recipe with the label's options applied; see :func:`resolve_method_label`).
 
     A plugin method registered without a recipe file resolves to its default options.
     """
+    if not _is_path(name_or_path) and not _NAME_PATTERN.fullmatch(str(name_or_path)):
+        resolved = resolve_method_label(str(name_or_path))
+        return resolved.method, resolved.options
     path = recipe_path(name_or_path)
     if path is None:
         method = get_method(str(name_or_path))
@@ -319,35 +346,136 @@ def load_recipe(name_or_path: str | Path) -> tuple[Method, Any]:
 
 
 def recipe_hash(name_or_path: str | Path) -> str:
-    """Hash of a recipe's method name and fully resolved options (defaults filled in), for result records."""
+    """Hash of a recipe's method name and fully resolved options (defaults filled in), for result records.
+
+    For a method label the label's options are applied first (an ``@Fx`` factor changes no option), so every run
+    records a hash that :func:`pearbench.harness.config.default_recipe_hashes` recomputes from its label.
+    """
     method, options = load_recipe(name_or_path)
     return options_hash(method.name, options)
 
 
+# --------------------------------------------------------------------------------------------------- labels
+
+
+@dataclass(frozen=True)
+class MethodLabel:
+    """A validated method label (:func:`resolve_method_label`).
+
+    label: the canonical label, ``NAME[@Fx][+key=value...]``: the run's ``method_label`` and part of its run id.
+    name, factor: the method's registry name and the SFT-steps factor (1.0 without ``@Fx``).
+    method, options: the method and its recipe's options with the label's options applied.
+    overrides: the options that differ from the recipe, by name (their values in ``options``).
+    """
+
+    label: str
+    name: str
+    factor: float
+    method: Method
+    options: Any
+    overrides: Mapping[str, Any]
+
+    @property
+    def recipe_hash(self) -> str:
+        """The hash of the recipe with the label's options applied (the record's ``method_recipe_hash``)."""
+        return options_hash(self.name, self.options)
+
+
+def _split_label(label: str) -> tuple[str, float, list[tuple[str, str]]]:
+    """(name, factor, [(key, value text), ...]) of a label, by syntax alone (see :func:`parse_method_label`)."""
+    match = _LABEL_PATTERN.fullmatch(label) if isinstance(label, str) else None
+    lowered = _LABEL_PATTERN.fullmatch(label.lower()) if isinstance(label, str) else None
+    if match is None and lowered is not None and label[: lowered.end("name")] != lowered.group("name"):
+        raise unknown("method", label[: lowered.end("name")], _METHODS, suggest=True)  # capitals: PEAR-SEQ
+    if match is None:
+        raise PearbenchError(f"method label {label!r} is malformed; {_LABEL_GRAMMAR}")
+    name = match.group("name")
+    factor = 1.0
+    if match.group("factor") is not None:
+        factor = float(match.group("factor"))
+        if not factor > 0:
+            raise PearbenchError(
+                f"method label {label!r} has SFT-steps factor {factor:g}; allowed: a factor > 0"
+            )
+        method = _METHODS.get(name)
+        if method is not None and not method.runs_sft:
+            raise PearbenchError(
+                f"method label {label!r}: method {name!r} runs no SFT, so an SFT-steps factor is meaningless"
+            )
+    pairs: list[tuple[str, str]] = []
+    if match.group("sep") is not None:
+        if "@" in match.group("options"):
+            raise PearbenchError(
+                f"method label {label!r}: the @FACTORx goes before the options, e.g. pear-token@3x:gamma=0.99"
+            )
+        items = match.group("options").split("," if match.group("sep") == ":" else "+")
+        for item in items:
+            option_match = _OPTION_PATTERN.fullmatch(item)
+            if option_match is None:
+                raise PearbenchError(f"method label {label!r}: {item!r} is not key=value; {_LABEL_GRAMMAR}")
+            key, value = option_match.group("key"), option_match.group("value")
+            if any(key == seen for seen, _ in pairs):
+                raise PearbenchError(f"method label {label!r}: option {key!r} is given twice")
+            pairs.append((key, value))
+    return name, factor, pairs
+
+
 def parse_method_label(label: str) -> tuple[str, float]:
-    """Split a sweep label such as ``sft``, ``sft@3x`` or ``sft@0.33x`` into (method name, SFT-steps factor).
+    """Split a method label such as ``sft``, ``sft@3x``, ``sft@0.33x`` or ``pear-token@3x:gamma=0.99`` into
+    (method name, SFT-steps factor), by syntax alone; :func:`resolve_method_label` also checks the options.
 
     The factor multiplies the profile's SFT steps (1.0 without a suffix) and must be > 0. A factor on a
     registered method that runs no SFT (``none@2x``) is refused.
     """
-    match = _LABEL_PATTERN.fullmatch(label) if isinstance(label, str) else None
-    if match is None:
-        raise PearbenchError(
-            f"method label {label!r} is malformed; allowed: NAME or NAME@FACTORx with FACTOR > 0, e.g. sft, sft@3x, "
-            "sft@0.33x"
-        )
-    name = match.group("name")
-    if match.group("factor") is None:
-        return name, 1.0
-    factor = float(match.group("factor"))
-    if not factor > 0:
-        raise PearbenchError(f"method label {label!r} has SFT-steps factor {factor:g}; allowed: a factor > 0")
-    method = _METHODS.get(name)
-    if method is not None and not method.runs_sft:
-        raise PearbenchError(
-            f"method label {label!r}: method {name!r} runs no SFT, so an SFT-steps factor is meaningless"
-        )
+    name, factor, _ = _split_label(label)
     return name, factor
+
+
+def _format_factor(factor: float) -> str:
+    return format_option_value(float(factor))
+
+
+def resolve_method_label(label: str) -> MethodLabel:
+    """Validate a method label and give its method, options and canonical form.
+
+    Grammar: ``NAME``, ``NAME@Fx``, and options over the recipe's as ``NAME[@Fx]:key=value,key=value`` (the
+    command-line form) or ``NAME[@Fx]+key=value+key=value`` (the canonical form). Values are read by the option's
+    type (:func:`pearbench.train.options.parse_option_text`: numbers, ``true``/``false``, pairs ``LOW..HIGH``,
+    strings). An unknown option, a value that does not parse or a value out of range raises PearbenchError in
+    one line. The canonical label keeps only the options that differ from the recipe, sorted by key, with
+    normalised values (:func:`~pearbench.train.options.format_option_value`), and drops a factor of 1:
+    ``pear-block@3x:gamma=0.990,block_size=8`` and ``pear-block@3.0x+block_size=8+gamma=0.99`` both become
+    ``pear-block@3x+block_size=8+gamma=0.99``.
+    """
+    name, factor, pairs = _split_label(label)
+    method, base = load_recipe(name)
+    source = f"method label {label!r}"
+    typed = {
+        key: parse_option_text(method.options_class, key, text, method_name=name, source=source)
+        for key, text in pairs
+    }
+    options = base
+    if typed:
+        options = method.make_options({**options_to_dict(base), **typed}, source=source)
+    overrides = {
+        key: getattr(options, key) for key in sorted(typed) if getattr(options, key) != getattr(base, key)
+    }
+    canonical = name + ("" if factor == 1.0 else f"@{_format_factor(factor)}x")
+    try:
+        canonical += "".join(f"+{key}={format_option_value(value)}" for key, value in overrides.items())
+    except PearbenchError as exc:
+        raise PearbenchError(f"{source}: {exc}") from None
+    if len(canonical) > MAX_LABEL_LENGTH:
+        raise PearbenchError(
+            f"{source}: its canonical form has {len(canonical)} characters, more than {MAX_LABEL_LENGTH} (run ids "
+            "become file names)"
+        )
+    return MethodLabel(canonical, name, factor, method, options, overrides)
+
+
+def canonical_method_label(label: str) -> str:
+    """The canonical form of a method label (:func:`resolve_method_label`): what records and run ids carry."""
+    return resolve_method_label(label).label
 
 
 def _register_bundled() -> None:

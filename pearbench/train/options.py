@@ -4,7 +4,9 @@ Every option is a field of a frozen dataclass made with :func:`option`: its defa
 from (the paper, or pearbench where the paper leaves it unstated) and its allowed values, checked on construction.
 :func:`build_options` turns a recipe's ``[options]`` table into such a dataclass (unknown keys, wrong types and
 out-of-range values are refused with the key named); :func:`options_hash` is the content hash of a method name and
-its fully resolved options, the ``method_recipe_hash`` of every result record.
+its fully resolved options, the ``method_recipe_hash`` of every result record. :func:`parse_option_text` and
+:func:`format_option_value` read and write option values as method labels carry them (``pear-token+gamma=0.99``,
+see :func:`pearbench.train.methods.resolve_method_label`).
 
 The registry (:mod:`pearbench.train.methods`) re-exports every public name here, so
 ``from pearbench.train.methods import ObjectiveOptions, option`` keeps working.
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pearbench.errors import PearbenchError
@@ -230,6 +234,90 @@ def _coerce(source: str, key: str, value: Any, item: dataclasses.Field) -> Any:
             raise fail()
         return tuple(float(v) for v in value)
     return value
+
+
+# ------------------------------------------------------------------------------------ options in method labels
+
+#: A number as written in a method label: plain decimal or exponent notation (no 'nan', 'inf' or '_').
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+#: A string option value that may appear in a method label (and so in a record's file name).
+_STR_TEXT = re.compile(r"[A-Za-z0-9._-]+")
+#: Separates the two numbers of a pair option in a label: ``delta_clip=-0.1..0.3``.
+PAIR_SEPARATOR = ".."
+
+
+def parse_option_text(options_class: type, key: str, text: str, *, method_name: str, source: str) -> Any:
+    """The value of option ``key`` written as ``text`` in a method label, parsed by the option's type.
+
+    The type is judged by the field's default, as :func:`build_options` does: ``true``/``false`` for booleans, a
+    whole number for ints, a number for floats, ``LOW..HIGH`` for pairs, the text itself for strings. Range checks
+    come later, when the options are built. Unknown keys and unparsable values raise PearbenchError naming ``source``.
+    """
+    fields = {item.name: item for item in dataclasses.fields(options_class)}
+    if key not in fields:
+        allowed = ", ".join(sorted(fields)) or "(none: this method has no options)"
+        raise PearbenchError(
+            f"{source}: unknown option {key!r} for method {method_name!r}; allowed: {allowed}"
+        )
+    item = fields[key]
+    default = item.default
+    allowed = item.metadata.get("allowed") or type(default).__name__
+
+    def fail(what: str) -> PearbenchError:
+        return PearbenchError(f"{source}: option {key!r} = {text!r} is not {what}; allowed: {allowed}")
+
+    if isinstance(default, bool):
+        if text not in ("true", "false"):
+            raise fail("true or false")
+        return text == "true"
+    if isinstance(default, float):
+        if not _NUMBER_TEXT.fullmatch(text):
+            raise fail("a number")
+        return float(text)
+    if isinstance(default, int):
+        if not _INT_TEXT.fullmatch(text):
+            raise fail("a whole number")
+        return int(text)
+    if isinstance(default, str):
+        return text
+    if isinstance(default, tuple):
+        parts = text.split(PAIR_SEPARATOR)
+        if len(parts) != len(default) or not all(_NUMBER_TEXT.fullmatch(part) for part in parts):
+            shape = PAIR_SEPARATOR.join(["NUMBER"] * len(default))
+            raise fail(f"{shape} (e.g. {PAIR_SEPARATOR.join(format_option_value(v) for v in default)})")
+        return tuple(float(part) for part in parts)
+    raise PearbenchError(
+        f"{source}: option {key!r} of method {method_name!r} has a type ({type(default).__name__}) a method label "
+        "cannot set; set it in a recipe file"
+    )
+
+
+def format_option_value(value: Any) -> str:
+    """An option value as a method label writes it, canonically: numbers in shortest plain decimal notation
+    (``0.99``, ``8``, ``-0.08``, ``0.00001``), booleans ``true``/``false``, pairs ``LOW..HIGH``, strings as they are.
+
+    :func:`parse_option_text` reads it back to the same value. A string with characters other than letters,
+    digits, '.', '_' and '-' raises PearbenchError (a label becomes part of a file name).
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PearbenchError(f"option value {value!r} is not finite")
+        text = format(Decimal(repr(value)), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(value, (tuple, list)):
+        return PAIR_SEPARATOR.join(format_option_value(v) for v in value)
+    if isinstance(value, str):
+        if not _STR_TEXT.fullmatch(value):
+            raise PearbenchError(
+                f"option value {value!r} cannot be part of a method label; allowed: letters, digits, '.', '_', '-'"
+            )
+        return value
+    raise PearbenchError(f"option value {value!r} ({type(value).__name__}) cannot be part of a method label")
 
 
 def options_hash(method_name: str, options: Any) -> str:
