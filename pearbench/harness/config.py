@@ -1,8 +1,9 @@
 """Profiles (docs/design.md §8): every size and shared hyperparameter of a run, read, merged and validated in one place.
 
 A profile is a TOML file with the tables ``models``, ``data``, ``base_pretrain``, ``teacher_pretrain``,
-``behavior``, ``sft``, ``rl`` and ``eval`` plus a few top-level keys (``threads``, ``device``, ...). Bundled profiles
-live in ``pearbench/data/profiles/*.toml`` (``smoke``, ``small``, ``paper``); any path to a TOML file works too.
+``behavior``, ``sft``, ``rl``, ``eval`` and ``log`` (training-curve backends, not part of any stage key) plus a
+few top-level keys (``threads``, ``device``, ...). Bundled profiles live in ``pearbench/data/profiles/*.toml``
+(``smoke``, ``small``, ``paper``); any path to a TOML file works too.
 ``--config FILE`` overrides profile keys (deep merge) and is recorded in every result.
 
 Every table is a settings dataclass (:mod:`pearbench.settings`): each field carries its doc, type and range, and
@@ -24,6 +25,7 @@ from pearbench.io import load_toml, read_toml
 from pearbench.models.families import TINY_SIZES
 from pearbench.settings import SettingError, Settings, build, check_value, setting
 from pearbench.train.grpo import GRPOConfig
+from pearbench.train.metrics_log import LogConfig
 from pearbench.train.sft import SFTConfig
 
 
@@ -48,6 +50,17 @@ class ModelsConfig(Settings):
     teacher: str = setting("tiny-3x192", doc="tiny size name (TINY_SIZES) or hf:<id-or-path> / smollm2-135m")
     chat_template: bool = setting(
         False, doc="render each prompt as one user message with the tokenizer's chat template"
+    )
+    dtype: str = setting(
+        "float32",
+        doc='"float32", or "bfloat16": forward passes of training, sampling and scoring under bf16 autocast, '
+        "weights and AdamW state stay float32 (docs/scale.md)",
+        choices=("float32", "bfloat16"),
+    )
+    gradient_checkpointing: bool = setting(
+        False,
+        doc="recompute activations in the backward pass of every training stage (less memory, ~1/3 more "
+        "compute; the same numbers)",
     )
 
     def check(self) -> None:
@@ -114,6 +127,27 @@ class BehaviorConfig(Settings):
         le=1,
     )
     batch_size: int = setting(256, doc="prompts sampled together", ge=1)
+    backend: str = setting(
+        "hf",
+        doc='sampler of the teacher\'s traces: "hf" (pearbench\'s) or "vllm" (an engine with the [eval] vllm_* '
+        "settings; the behavior log-probs are then recomputed by a forward pass of the teacher, and their "
+        "agreement with vLLM's is in the stage's stats)",
+        choices=("hf", "vllm"),
+    )
+
+    def check(self) -> None:
+        if self.backend == "vllm" and (self.temperature != 1.0 or self.top_p != 1.0):
+            raise SettingError(
+                'backend: "vllm" records the teacher\'s own log-probs (a forward pass at temperature 1), so it '
+                f"needs temperature = 1 and top_p = 1; got temperature {self.temperature}, top_p {self.top_p}"
+            )
+
+    def key(self) -> dict[str, Any]:
+        """The behavior stage's key: every field, ``backend`` only when not "hf" (older keys stay as they were)."""
+        key = dict(self.__dict__)
+        if key["backend"] == "hf":
+            del key["backend"]
+        return key
 
 
 @dataclass(frozen=True)
@@ -183,6 +217,7 @@ _TABLES = {
     "sft": SFTConfig,
     "rl": GRPOConfig,
     "eval": EvalConfig,
+    "log": LogConfig,
 }
 
 
@@ -206,6 +241,8 @@ class Profile:
     override_file: str | None = None
     #: "cpu", "cuda" or "auto" (CUDA when available): where the stages put the models
     device: str = "cpu"
+    #: ``[log]``: training-curve backends (not part of any stage key)
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def eval_table(self) -> dict[str, Any]:
@@ -284,7 +321,9 @@ def rl_recipe_hash(profile: str | dict[str, Any]) -> str:
 
 
 def default_recipe_hashes(method: str, profile: str) -> tuple[str, str]:
-    """The committed recipes' hashes: ``recipe_hash(method)`` and ``rl_recipe_hash(profile)`` (leaderboard check)."""
+    """The committed recipes' hashes: ``recipe_hash(method)`` and ``rl_recipe_hash(profile)`` (leaderboard check).
+
+    ``method`` may be a method label: ``pear-token+gamma=0.99`` gives the hash of the recipe with that option."""
     from pearbench.train.methods import recipe_hash
 
     return recipe_hash(method), rl_recipe_hash(profile)

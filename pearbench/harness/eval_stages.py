@@ -12,7 +12,7 @@ from pearbench.harness.evaluate import evaluate_policy
 from pearbench.harness.stages import _load, hash_seed
 from pearbench.hashing import config_hash
 from pearbench.io import atomic_write_json
-from pearbench.models.generation import GenerationConfig
+from pearbench.models.generation import GenerationConfig, HFBackend
 
 if TYPE_CHECKING:
     from pearbench.harness.cache import StageDir
@@ -52,6 +52,8 @@ def eval_sampler(ctx: RunContext, model_dir: Path):
         )
         return None, tok, engine
     model, tok = _load(ctx, model_dir)
+    if ctx.profile.models.dtype != "float32":  # [models] dtype: sampled under bf16 autocast
+        return model, tok, HFBackend(model, tok, dtype=ctx.profile.models.dtype)
     return model, tok, None
 
 

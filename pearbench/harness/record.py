@@ -103,13 +103,22 @@ def record(
         "examples": [{**e, "stage": "sft"} for e in sft_eval["examples"]]
         + [{**e, "stage": "rl"} for e in rl_eval["examples"]],
         "timings": {k: round(v, 3) for k, v in ctx.timings.items()},
-        "engine": {"executor": ctx.executor},
+        "engine": {
+            "executor": ctx.executor,
+            "dtype": ctx.profile.models.dtype,
+            "world_size": ctx.world_size,  # data-parallel SFT/RL processes (pearbench.train.distributed)
+            "rl_engine": "native",
+            "rollout_backend": ctx.profile.rl.rollout_backend,  # [rl] rollout_backend: GRPO's sampler
+            "behavior_backend": ctx.profile.behavior.backend,  # [behavior] backend: the teacher's sampler
+        },
         "profile_override": ctx.profile.raw if ctx.profile.override_file else None,
     }
     if (
         heldout
     ):  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, ...}}}
         body["heldout"] = heldout
+    if getattr(ctx.suite, "map", None) is not None:  # the suite is one level of a mismatch map
+        body["suite_map"] = {"map": ctx.suite.map, "level": ctx.suite.map_level}
     if model_dirs:
         body["model_dirs"] = {role: relative_to_out(path, ctx.out) for role, path in model_dirs.items()}
     final = finalize_record(body)

@@ -15,6 +15,7 @@ from pearbench.harness.context import RunContext, say
 from pearbench.harness.corpus import prompt_text, trace_corpus
 from pearbench.hashing import config_hash
 from pearbench.io import atomic_write_json, finite_log
+from pearbench.logs import progress
 from pearbench.models.families import (
     TINY_SIZES,
     build_tiny_model,
@@ -80,6 +81,20 @@ def _sft_objective():
     return method.loss, options
 
 
+def _parallel(ctx: RunContext):
+    """The data-parallel group the SFT and RL stages train in (``ctx.rank`` of ``ctx.world_size``; one process: no
+    group). Every rank trains; rank 0 alone writes the stage's folder, and the others wait for it."""
+    from pearbench.train.distributed import Parallel
+
+    return Parallel(rank=ctx.rank, world_size=ctx.world_size)
+
+
+def _precision(ctx: RunContext) -> dict[str, Any]:
+    """The training loops' precision arguments from ``[models]`` (dtype, gradient checkpointing)."""
+    models = ctx.profile.models
+    return {"dtype": models.dtype, "gradient_checkpointing": models.gradient_checkpointing}
+
+
 # -- base and teacher ---------------------------------------------------------------------------------------------
 def _pretrain_spec(ctx: RunContext, role: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(stage key, corpus knobs) of the base ("base") or teacher ("teacher") pretraining stage."""
@@ -115,6 +130,9 @@ def _pretrain_spec(ctx: RunContext, role: str) -> tuple[dict[str, Any], dict[str
         key["tokenizer"] = ctx.profile.models.tokenizer
     if ctx.profile.models.chat_template:
         key["chat_template"] = True
+    # every later stage's key holds the base or teacher key's hash, so the dtype reaches all of them from here
+    if ctx.profile.models.dtype != "float32":
+        key["dtype"] = ctx.profile.models.dtype
     if spec not in TINY_SIZES:
         from pearbench.models.hub import model_fingerprint
 
@@ -179,6 +197,8 @@ def pretrain(ctx: RunContext, role: str, splits, tok):
         checkpoint_dir=stage.path / "ckpt",
         progress=ctx.progress,
         desc=f"pretrain {role}",
+        metrics=ctx.metrics_log(stage, pretraining=True),
+        **_precision(ctx),
     )
     save_model(model, tok, model_dir)
     final_nll = float(np.mean([e.get("nll", float("nan")) for e in log[-20:]])) if log else float("nan")
@@ -208,17 +228,18 @@ def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: Sta
     key = {
         "teacher": teacher_stage.hash,
         "base": base_stage_key,
-        "behavior": cfg.__dict__,
+        "behavior": cfg.key(),
         "seed": ctx.seed,
         "train": config_hash([i.id for i in splits["train"]]),
     }
+    if cfg.backend == "vllm":  # which traces are sampled depends on the engine's dtype
+        key["vllm_dtype"] = ctx.profile.eval.vllm_dtype
     stage = ctx.stage("behavior", key)
     path = stage.path / "data.parquet"
     if stage.done:
         rows, meta = read_parquet(path, vocab_size=len(tok))
         say(f"  behavior: cached, {len(rows)} traces")
         return {"rows": rows, "stats": stage.read_done()["stats"], "stage": stage}
-    teacher, _ = _load(ctx, teacher_dir)
     gen = GenerationConfig(
         max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.temperature,
@@ -234,16 +255,17 @@ def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: Sta
     order = np.random.default_rng([ctx.seed, 11]).permutation(len(train))
     rows: list[dict[str, Any]] = []
     sampled = 0
-    backend = HFBackend(teacher, tok)
-    from tqdm.auto import tqdm
+    if cfg.backend == "vllm":  # the teacher's log-probs are recomputed below, in the training numerics
+        from pearbench.models.vllm import backend_for_model
 
-    bar = tqdm(
-        total=cfg.sft_examples,
-        desc="behavior data",
-        disable=not ctx.progress,
-        unit="trace",
-        leave=False,
-    )
+        e = ctx.profile.eval
+        backend = backend_for_model(
+            teacher_dir, tokenizer=tok, dtype=e.vllm_dtype, memory=e.vllm_memory, eager=e.vllm_eager
+        )
+    else:
+        teacher, _ = _load(ctx, teacher_dir)
+        backend = HFBackend(teacher, tok, dtype=ctx.profile.models.dtype)
+    bar = progress(total=cfg.sft_examples, desc="behavior data", enabled=ctx.progress, unit="trace")
     for attempt in range(3):
         for begin in range(0, len(order), cfg.batch_size):
             if len(rows) >= cfg.sft_examples:
@@ -283,11 +305,21 @@ def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: Sta
             f"teacher's verified yield is too low: {len(rows)} correct traces out of {sampled} sampled "
             f"(yield {verified_yield:.3f}; need {cfg.sft_examples} traces and yield >= {cfg.min_yield})"
         )
+    agreement: dict[str, float] = {}
+    if cfg.backend == "vllm":
+        from pearbench.models.vllm import rescore_rows
+
+        backend.close()
+        agreement = rescore_rows(_load(ctx, teacher_dir)[0], rows, tok.pad_token_id, ctx.profile.models.dtype)
     base_model, _ = _load(ctx, ctx.out / "cache" / f"base-{base_stage_key}" / "model")
     base_lp = score_responses(
-        base_model, [r["prompt_ids"] for r in rows], [r["response_ids"] for r in rows], tok.pad_token_id
+        base_model,
+        [r["prompt_ids"] for r in rows],
+        [r["response_ids"] for r in rows],
+        tok.pad_token_id,
+        dtype=ctx.profile.models.dtype,
     )
-    stats = {"yield": verified_yield, "sampled": sampled, **mismatch_stats(base_lp, rows)}
+    stats = {"yield": verified_yield, "sampled": sampled, **mismatch_stats(base_lp, rows), **agreement}
     write_parquet(
         path, rows, {"teacher_stage": teacher_stage.hash, "generation": gen.to_dict(), "seed": ctx.seed}
     )
@@ -333,6 +365,7 @@ def sft(ctx: RunContext, tok, base_dir: Path, base_stage: StageDir, behavior_out
         say(f"  sft: cached ({stage.path})")
         return model_dir, stage, json.loads((stage.path / "log.json").read_text())
     model, _ = _load(ctx, base_dir)
+    parallel = _parallel(ctx)
     log = train_sft(
         model,
         behavior_out["rows"],
@@ -344,10 +377,15 @@ def sft(ctx: RunContext, tok, base_dir: Path, base_stage: StageDir, behavior_out
         checkpoint_dir=stage.path / "ckpt",
         progress=ctx.progress,
         desc=f"sft {ctx.label}",
+        metrics=ctx.metrics_log(stage),
+        parallel=parallel,
+        **_precision(ctx),
     )
-    save_model(model, tok, model_dir)
-    atomic_write_json(stage.path / "log.json", finite_log(log), indent=None)
-    stage.finish({"steps": steps})
+    if parallel.is_main:
+        save_model(model, tok, model_dir)
+        atomic_write_json(stage.path / "log.json", finite_log(log), indent=None)
+        stage.finish({"steps": steps})
+    parallel.barrier()
     return model_dir, stage, log
 
 
@@ -360,6 +398,8 @@ def rl(ctx: RunContext, splits, tok, sft_dir: Path, sft_stage: StageDir):
         "seed": ctx.seed,
         "train": config_hash([i.id for i in splits["train"]]),
     }
+    if ctx.profile.rl.rollout_backend == "vllm":  # the rollouts depend on the engine's dtype
+        key["vllm_dtype"] = ctx.profile.eval.vllm_dtype
     stage = ctx.stage("rl", key)
     model_dir = stage.path / "model"
     if stage.done:
@@ -379,9 +419,18 @@ def rl(ctx: RunContext, splits, tok, sft_dir: Path, sft_stage: StageDir):
         encode(ctx, tok, prompt_text(ctx.games[i.env], i, ctx.suite.prompt_style)) for i in validation
     ]
     cfg = ctx.profile.rl
+    rollouts = None
+    if cfg.rollout_backend == "vllm":  # an engine over the SFT model; train_grpo copies the policy into it
+        from pearbench.models.vllm_rollouts import VLLMRollouts
+
+        e = ctx.profile.eval
+        rollouts = VLLMRollouts(
+            sft_dir, tokenizer=tok, dtype=e.vllm_dtype, memory=e.vllm_memory, eager=e.vllm_eager
+        )
 
     def monitor(policy) -> float:
-        samples = HFBackend(policy, tok).generate(
+        sampler = rollouts if rollouts is not None else HFBackend(policy, tok, dtype=ctx.profile.models.dtype)
+        samples = sampler.generate(
             monitor_prompts,
             n=cfg.monitor_samples,
             config=GenerationConfig(
@@ -398,6 +447,7 @@ def rl(ctx: RunContext, splits, tok, sft_dir: Path, sft_stage: StageDir):
         ]
         return float(np.mean([v.reward for v in verdicts]))
 
+    parallel = _parallel(ctx)
     log = train_grpo(
         model,
         tok,
@@ -410,8 +460,16 @@ def rl(ctx: RunContext, splits, tok, sft_dir: Path, sft_stage: StageDir):
         progress=ctx.progress,
         desc=f"rl {ctx.label}",
         monitor=monitor,
+        metrics=ctx.metrics_log(stage),
+        parallel=parallel,
+        rollouts=rollouts,
+        **_precision(ctx),
     )
-    save_model(model, tok, model_dir)
-    atomic_write_json(stage.path / "log.json", finite_log(log), indent=None)
-    stage.finish({})
+    if rollouts is not None:
+        rollouts.close()
+    if parallel.is_main:
+        save_model(model, tok, model_dir)
+        atomic_write_json(stage.path / "log.json", finite_log(log), indent=None)
+        stage.finish({})
+    parallel.barrier()
     return model_dir, stage, log

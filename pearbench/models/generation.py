@@ -10,6 +10,7 @@ transformers causal LM, CPU or GPU) and ``vllm`` (imported only when chosen; see
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ import torch.nn.functional as F
 
 from pearbench.errors import PearbenchError
 from pearbench.faults import maybe_die
+from pearbench.models.logprobs import next_token_logprobs
+from pearbench.models.precision import autocast, check_dtype, model_device
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,16 @@ def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
 
 
 class HFBackend:
-    """KV-cached ancestral sampling over a transformers causal LM, batched, with left padding."""
+    """KV-cached ancestral sampling over a transformers causal LM, batched, with left padding.
 
-    def __init__(self, model: torch.nn.Module, tokenizer) -> None:
+    Each forward pass computes the logits of the last position only (``logits_to_keep=1`` where the model takes
+    it), and tokens are drawn on the model's device from a generator on that device (on CPU: the same draws as
+    before). ``dtype="bfloat16"`` runs the forward passes under bf16 autocast (:mod:`pearbench.models.precision`).
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, *, dtype: str = "float32") -> None:
         self.model = model
+        self.dtype = check_dtype(dtype)
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_id = tokenizer.eos_token_id
@@ -97,13 +106,29 @@ class HFBackend:
         config: GenerationConfig | None = None,
         seed: int = 0,
         progress: Any = None,
+        rows: tuple[int, int] | None = None,
     ) -> list[Sample]:
-        """n samples for each prompt (prompt-major order: all samples of prompt 0, then prompt 1, ...)."""
+        """n samples for each prompt (prompt-major order: all samples of prompt 0, then prompt 1, ...).
+
+        ``rows=(begin, end)``: only the samples ``begin .. end - 1`` of that order (one data-parallel rank's share;
+        ``prompt_index`` still counts in ``prompts``), drawn from the random numbers of the whole batch
+        (:func:`sample_rows`), so they are the tokens the full call would give them. Needs every sample in one batch.
+        """
         config = config or GenerationConfig()
         if n < 1:
             raise PearbenchError(f"n must be >= 1, got {n}")
         jobs = [(index, list(prompt)) for index, prompt in enumerate(prompts) for _ in range(n)]
-        generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        draw = None
+        if rows is not None:
+            begin, end = rows
+            if not 0 <= begin < end <= len(jobs) or len(jobs) > config.batch_size:
+                raise PearbenchError(
+                    f"rows {rows} must be a non-empty range within the {len(jobs)} samples, all in one batch "
+                    f"(batch_size {config.batch_size})"
+                )
+            jobs, draw = jobs[begin:end], (begin, len(jobs))
+        # on the model's device: tokens are drawn where the probabilities are (no per-token copy to the CPU)
+        generator = torch.Generator(device=model_device(self.model)).manual_seed(int(seed))
         has_stop = any(config.stop)
         was_training = self.model.training
         self.model.eval()
@@ -111,7 +136,9 @@ class HFBackend:
         try:
             for start in range(0, len(jobs), config.batch_size):
                 batch = jobs[start : start + config.batch_size]
-                samples.extend(self._generate_batch(batch, config, generator, has_stop))
+                # an outer autocast region per batch keeps bf16 copies of the weights for all its tokens
+                with autocast(model_device(self.model), self.dtype):
+                    samples.extend(self._generate_batch(batch, config, generator, has_stop, draw))
                 if progress is not None:
                     progress.update(len(batch))
                     maybe_die("eval", start // config.batch_size + 1)
@@ -119,8 +146,22 @@ class HFBackend:
             self.model.train(was_training)
         return samples
 
-    def _generate_batch(self, batch, config: GenerationConfig, generator: torch.Generator, has_stop: bool):
-        device = next(self.model.parameters()).device
+    def _logits_to_keep(self) -> dict[str, int]:
+        """``{"logits_to_keep": 1}`` when the model's forward takes it (transformers causal LMs: Llama, Qwen2,
+        GPT-2, ...), so only the sampled position gets logits; ``{}`` for a model that does not."""
+        if not hasattr(self, "_keep"):
+            try:
+                parameters = inspect.signature(self.model.forward).parameters
+            except (TypeError, ValueError):
+                parameters = {}
+            self._keep = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
+        return self._keep
+
+    def _generate_batch(
+        self, batch, config: GenerationConfig, generator: torch.Generator, has_stop: bool, draw=None
+    ):
+        device = model_device(self.model)
+        keep = self._logits_to_keep()
         lengths = [len(p) for _, p in batch]
         if min(lengths) == 0:
             raise PearbenchError("empty prompt: a prompt needs at least one token")
@@ -138,24 +179,31 @@ class HFBackend:
         token_logprobs = torch.zeros((rows, config.max_new_tokens), dtype=torch.float32, device=device)
         finished = torch.zeros(rows, dtype=torch.bool, device=device)
         lengths_out = torch.full((rows,), config.max_new_tokens, dtype=torch.long, device=device)
+        ended_eos = torch.zeros(rows, dtype=torch.bool, device=device)
         reasons = ["length"] * rows
         past = None
         step_ids, step_mask, step_pos = input_ids, attention, positions
         full_ids = input_ids
         for step in range(config.max_new_tokens):
-            if config.use_cache:
-                out = self.model(
-                    input_ids=step_ids,
-                    attention_mask=step_mask,
-                    position_ids=step_pos,
-                    past_key_values=past,
-                    use_cache=True,
-                )
-                past = out.past_key_values
-            else:
-                out = self.model(
-                    input_ids=full_ids, attention_mask=step_mask, position_ids=positions, use_cache=False
-                )
+            with autocast(device, self.dtype):
+                if config.use_cache:
+                    out = self.model(
+                        input_ids=step_ids,
+                        attention_mask=step_mask,
+                        position_ids=step_pos,
+                        past_key_values=past,
+                        use_cache=True,
+                        **keep,
+                    )
+                    past = out.past_key_values
+                else:
+                    out = self.model(
+                        input_ids=full_ids,
+                        attention_mask=step_mask,
+                        position_ids=positions,
+                        use_cache=False,
+                        **keep,
+                    )
             logits = out.logits[:, -1, :].float()
             if logits.shape[-1] > self.vocab_size:
                 logits[:, self.vocab_size :] = float("-inf")
@@ -164,19 +212,22 @@ class HFBackend:
             logits = _top_p_filter(logits, config.top_p)
             logprobs = F.log_softmax(logits, dim=-1)
             probs = logprobs.exp()
-            chosen = torch.multinomial(probs.cpu(), 1, generator=generator).to(device).squeeze(-1)
+            if draw is None:
+                chosen = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            else:
+                chosen = sample_rows(probs, generator, *draw)
             chosen = torch.where(finished, torch.full_like(chosen, self.pad_id), chosen)
             tokens[:, step] = chosen
             token_logprobs[:, step] = logprobs.gather(-1, chosen[:, None]).squeeze(-1)
             newly = (~finished) & (chosen == self.eos_id)
-            for row in torch.nonzero(newly).flatten().tolist():
-                lengths_out[row] = step + 1
-                reasons[row] = "eos"
+            lengths_out = torch.where(newly, step + 1, lengths_out)
+            ended_eos |= newly
             finished |= newly
             if has_stop:
+                prefixes = tokens[:, : step + 1].cpu()
                 for row in torch.nonzero(~finished).flatten().tolist():
                     # decoded text, not token ids: a BPE tokenizer may split a stop string differently in context
-                    text = self.tokenizer.decode(tokens[row, : step + 1].tolist(), skip_special_tokens=True)
+                    text = self.tokenizer.decode(prefixes[row].tolist(), skip_special_tokens=True)
                     if any(text.endswith(s) for s in config.stop if s):
                         finished[row] = True
                         lengths_out[row] = step + 1
@@ -192,9 +243,11 @@ class HFBackend:
                 full_ids = torch.cat([full_ids, step_ids], dim=1)
                 positions = torch.cat([positions, step_pos], dim=1)
         results = []
-        tokens_cpu, logprobs_cpu = tokens.cpu(), token_logprobs.cpu()
+        tokens_cpu, logprobs_cpu, lengths_cpu = tokens.cpu(), token_logprobs.cpu(), lengths_out.tolist()
+        for row in torch.nonzero(ended_eos).flatten().tolist():
+            reasons[row] = "eos"
         for row, (prompt_index, _) in enumerate(batch):
-            length = int(lengths_out[row])
+            length = int(lengths_cpu[row])
             ids = tokens_cpu[row, :length].tolist()
             text_ids = ids[:-1] if reasons[row] == "eos" else ids
             results.append(
@@ -207,6 +260,16 @@ class HFBackend:
                 )
             )
         return results
+
+
+def sample_rows(probs: torch.Tensor, generator: torch.Generator, offset: int, total: int) -> torch.Tensor:
+    """Rows ``offset .. offset + len(probs) - 1`` of ``torch.multinomial(full, 1, generator=generator)`` for a batch
+    ``full`` of ``total`` rows of which ``probs`` are those rows: the draws of the whole batch are made (torch's
+    one-sample multinomial is the race ``argmax p / q`` with ``q ~ Exp(1)``, one ``q`` per row and token) and these
+    rows kept, so each data-parallel rank samples its rows exactly as one process sampling all of them would."""
+    noise = torch.empty((total, probs.shape[-1]), dtype=probs.dtype, device=probs.device)
+    noise.exponential_(1, generator=generator)
+    return (probs / noise[offset : offset + probs.shape[0]]).argmax(dim=-1)
 
 
 def pad_sequences(
@@ -233,11 +296,14 @@ def pad_sequences(
 def token_logprobs(
     model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
 ) -> torch.Tensor:
-    """log p(input_ids[:, t+1] | input_ids[:, :t+1]) for right-padded batches, shape (B, L - 1), float32."""
-    logits = (
-        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
-    )
-    return torch.gather(F.log_softmax(logits, dim=-1), -1, input_ids[:, 1:, None]).squeeze(-1)
+    """log p(input_ids[:, t+1] | input_ids[:, :t+1]) for right-padded batches, shape (B, L - 1), float32.
+
+    Large vocabularies take the chunked selective computation (:func:`pearbench.models.logprobs.selective_logprobs`:
+    logit minus logsumexp, no full float32 log-softmax); small ones the plain ``log_softmax``. Under bf16 autocast
+    the model's logits are bf16 and the log-prob arithmetic float32.
+    """
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+    return next_token_logprobs(logits, input_ids)
 
 
 @torch.no_grad()
@@ -248,17 +314,20 @@ def score_responses(
     pad_id: int,
     *,
     batch_size: int = 64,
+    dtype: str = "float32",
 ) -> list[list[float]]:
-    """Per-token log-probs of each response under ``model`` (temperature 1), one forward pass over the sequence."""
+    """Per-token log-probs of each response under ``model`` (temperature 1), one forward pass over the sequence
+    (under bf16 autocast with ``dtype="bfloat16"``)."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     out: list[list[float]] = []
     try:
         for start in range(0, len(prompts), batch_size):
             p, r = prompts[start : start + batch_size], responses[start : start + batch_size]
             input_ids, attention, mask = pad_sequences(p, r, pad_id)
-            lp = token_logprobs(model, input_ids.to(device), attention.to(device)).cpu()
+            with autocast(device, dtype):
+                lp = token_logprobs(model, input_ids.to(device), attention.to(device)).cpu()
             for row in range(len(p)):
                 begin = len(p[row]) - 1
                 out.append(lp[row, begin : begin + len(r[row])].tolist())
@@ -283,12 +352,12 @@ def sample_grouped(
 
     Sampled by ``backend`` when given, else by :class:`HFBackend` over ``model`` and ``tokenizer``.
     """
-    from tqdm.auto import tqdm
+    from pearbench.logs import progress as progress_display
 
     if backend is None:
         backend = HFBackend(model, tokenizer)
 
-    with tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="sample", leave=False) as bar:
+    with progress_display(total=len(prompts) * n, desc=desc, enabled=progress, unit="sample") as bar:
         samples = backend.generate(prompts, n=n, config=config, seed=seed, progress=bar)
     grouped: list[list[Sample]] = [[] for _ in prompts]
     for sample in samples:

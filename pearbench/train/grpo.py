@@ -17,16 +17,21 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pearbench.errors import PearbenchError
 from pearbench.io import finite_log
 from pearbench.models.generation import GenerationConfig, HFBackend, pad_sequences
+from pearbench.models.logprobs import next_token_entropy, next_token_logprobs
+from pearbench.models.precision import enable_gradient_checkpointing, model_autocast
+from pearbench.models.vllm_rollouts import LogprobGap
 from pearbench.settings import Settings, setting
+from pearbench.train.distributed import SINGLE, Parallel
 from pearbench.train.loop import ResumableRun, adamw
+from pearbench.train.metrics_log import MetricsLog
 from pearbench.verify.verdict import Verdict
 
 AGGREGATIONS = ("token-mean", "seq-mean")
+ROLLOUT_BACKENDS = ("hf", "vllm")
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,20 @@ class GRPOConfig(Settings):
         ge=0,
     )
     monitor_samples: int = setting(4, doc="samples per prompt for that measurement", ge=1)
+    rollout_backend: str = setting(
+        "hf",
+        doc='sampler of the rollouts (and of the monitor): "hf" (pearbench\'s, over the policy itself) or "vllm" '
+        "(an engine with the [eval] vllm_* settings whose weights are copied from the policy after every step; "
+        "docs/scale.md)",
+        choices=ROLLOUT_BACKENDS,
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The RL stage's key: every field, ``rollout_backend`` only when not "hf" (older keys stay as they were)."""
+        data = asdict(self)
+        if data["rollout_backend"] == "hf":
+            del data["rollout_backend"]
+        return data
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -154,14 +170,13 @@ def aggregate(token_values: torch.Tensor, mask: torch.Tensor, aggregation: str) 
 
 
 def logprobs_and_entropy(model, input_ids, attention_mask) -> tuple[torch.Tensor, torch.Tensor]:
-    """Next-token log-probs of ``input_ids[:, 1:]`` and the entropy of each predictive distribution, (B, L - 1)."""
-    logits = (
-        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1, :].float()
-    )
-    log_dist = F.log_softmax(logits, dim=-1)
-    taken = torch.gather(log_dist, -1, input_ids[:, 1:, None]).squeeze(-1)
-    entropy = -(log_dist.exp() * log_dist).sum(-1)
-    return taken, entropy
+    """Next-token log-probs of ``input_ids[:, 1:]`` and the entropy of each predictive distribution, (B, L - 1).
+
+    The entropy carries no gradient (it is only logged). Large vocabularies take the chunked computations of
+    :mod:`pearbench.models.logprobs` (no full float32 log-softmax), small ones the plain ``log_softmax``.
+    """
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+    return next_token_logprobs(logits, input_ids), next_token_entropy(logits)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -189,14 +204,36 @@ def train_grpo(
     progress: bool = True,
     desc: str = "rl",
     monitor: Callable[[torch.nn.Module], float] | None = None,
+    dtype: str = "float32",
+    gradient_checkpointing: bool = False,
+    metrics: MetricsLog | None = None,
+    parallel: Parallel | None = None,
+    rollouts: Any = None,
 ) -> list[dict[str, float]]:
     """Run GRPO in place on ``model`` over the training ``prompts``; returns the per-step log.
 
+    ``rollouts`` (optional, e.g. :class:`pearbench.models.vllm_rollouts.VLLMRollouts`): the sampler of the rollouts
+    instead of pearbench's own over ``model``; anything with ``generate`` (as ``HFBackend``), ``pad_id`` and
+    ``sync(model)``, which the loop calls before the first step (also after a resume) and after every step's
+    optimizer updates. At temperature 1 and top-p 1 each step's entry then holds ``rollout_logprob_gap`` (mean
+    absolute difference per response token between the sampler's log-probs and the trainer's) and its max.
+
+    ``dtype="bfloat16"``: rollouts and forward passes under bf16 autocast, float32 weights and AdamW state;
+    ``gradient_checkpointing`` recomputes activations in the backward pass (:mod:`pearbench.models.precision`).
+
     ``monitor(model)`` (optional) returns the mean reward on a fixed held-out prompt set; it is logged as
     ``monitor_reward`` before the first step (in the entry of step 0), every ``monitor_every`` steps and at the end.
+    ``metrics`` (optional) gets one line per step (:mod:`pearbench.train.metrics_log`).
+
+    ``parallel`` (:mod:`pearbench.train.distributed`): this process is one rank of a data-parallel group. Each rank
+    samples, rewards and trains on a contiguous share of the step's prompts, with the random draws a single process
+    makes for them (``HFBackend.generate(rows=...)``), so the group draws the samples one process would and makes
+    its update; ``monitor`` runs on rank 0 only.
     """
     if len(prompts) < 1:
         raise PearbenchError("GRPO got no training prompts")
+    parallel = parallel or SINGLE
+    parallel.require_items(config.prompts_per_step, "[rl] prompts_per_step")
     optimizer = adamw(model, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     run = ResumableRun(
         model,
@@ -206,13 +243,19 @@ def train_grpo(
         checkpoint_every=config.checkpoint_every,
         fault_point="rl",
         log_for_checkpoint=finite_log,
+        metrics=metrics,
+        main=parallel.is_main,
     )
     if reference is not None:
         reference.eval()
         for parameter in reference.parameters():
             parameter.requires_grad_(False)
-    backend = HFBackend(model, tokenizer)
+    backend = rollouts if rollouts is not None else HFBackend(model, tokenizer, dtype=dtype)
     pad_id = backend.pad_id
+    if rollouts is not None:
+        rollouts.sync(model)  # the engine samples from the policy's weights (also after a resume)
+    measure_gap = rollouts is not None and config.temperature == 1.0 and config.top_p == 1.0
+    stop_checkpointing = enable_gradient_checkpointing(model, gradient_checkpointing)
     gen_config = GenerationConfig(
         max_new_tokens=config.max_new_tokens,
         temperature=config.temperature,
@@ -221,19 +264,22 @@ def train_grpo(
     )
     device = next(model.parameters()).device
     if monitor is not None and config.monitor_every and run.start == 0 and config.steps > 0:
-        run.log.append({"step": 0, "monitor_reward": float(monitor(model))})
-    for step in run.steps(desc=desc, progress=progress):
+        run.log.append({"step": 0, "monitor_reward": parallel.main_value(lambda: float(monitor(model)))})
+    mine = parallel.shard(config.prompts_per_step)  # this rank's prompts of each step (all in one process)
+    rows_of_mine = (mine.start * config.group_size, mine.stop * config.group_size)
+    shard = {"rows": rows_of_mine} if parallel.enabled else {}
+    for step in run.steps(desc=desc, progress=progress and parallel.is_main):
         rng = np.random.default_rng([seed, step, 1])
         chosen = rng.choice(
             len(prompts), size=config.prompts_per_step, replace=len(prompts) < config.prompts_per_step
         )
         batch_prompts = [list(prompts[int(i)]) for i in chosen]
         samples = backend.generate(
-            batch_prompts, n=config.group_size, config=gen_config, seed=step_seed(seed, step)
+            batch_prompts, n=config.group_size, config=gen_config, seed=step_seed(seed, step), **shard
         )
         verdicts = [reward_fn(int(chosen[s.prompt_index]), s.text) for s in samples]
         rewards = torch.tensor([v.reward for v in verdicts], dtype=torch.float32).view(
-            config.prompts_per_step, config.group_size
+            len(mine), config.group_size
         )
         advantages = group_advantages(rewards, scale_rewards=config.scale_rewards).flatten()
         seq_prompts = [batch_prompts[s.prompt_index] for s in samples]
@@ -241,10 +287,11 @@ def train_grpo(
         input_ids, attention, mask = pad_sequences(seq_prompts, seq_responses, pad_id)
         input_ids, attention, mask = input_ids.to(device), attention.to(device), mask.to(device)
         advantages = advantages.to(device)
+        gap = LogprobGap(samples, [len(p) for p in seq_prompts], mask) if measure_gap else None
         rows = input_ids.shape[0]
         micro = config.micro_batch_size
         need_ref = reference is not None and (config.kl_coef > 0 or step % config.kl_log_every == 0)
-        with torch.no_grad():
+        with torch.no_grad(), model_autocast(model, dtype):
             ref_lp = None
             if need_ref:
                 ref_lp = torch.cat(
@@ -264,14 +311,17 @@ def train_grpo(
                 )
         model.train()
         stats = {"clip_fraction": 0.0, "entropy": 0.0, "kl": 0.0, "loss": 0.0}
-        for _ in range(config.inner_iterations):
+        for iteration in range(config.inner_iterations):
             optimizer.zero_grad(set_to_none=True)
-            total_tokens = float(mask.sum())
-            denominator = total_tokens if config.loss_aggregation == "token-mean" else float(rows)
+            total_tokens, total_rows = float(mask.sum()), float(rows)
+            if parallel.enabled:  # the whole step's denominators: every rank divides by the same
+                total_tokens, total_rows = parallel.sum_floats(total_tokens, total_rows)
+            denominator = total_tokens if config.loss_aggregation == "token-mean" else total_rows
             sums = {"clip": 0.0, "entropy": 0.0, "kl": 0.0, "loss": 0.0}
             for i in range(0, rows, micro):
                 sl = slice(i, i + micro)
-                lp, entropy = logprobs_and_entropy(model, input_ids[sl], attention[sl])
+                with model_autocast(model, dtype):
+                    lp, entropy = logprobs_and_entropy(model, input_ids[sl], attention[sl])
                 old = old_lp[sl] if old_lp is not None else lp.detach()
                 ref = ref_lp[sl] if ref_lp is not None else None
                 token_loss, clipped, kl = grpo_token_loss(
@@ -286,10 +336,15 @@ def train_grpo(
                 numerator, _ = aggregate(token_loss, mask[sl], config.loss_aggregation)
                 (numerator / denominator).backward()
                 m = mask[sl]
+                if gap is not None and iteration == 0:
+                    gap.add(lp, sl)
                 sums["clip"] += float((clipped * m).sum())
                 sums["entropy"] += float((entropy.detach() * m).sum())
                 sums["kl"] += float((kl.detach() * m).sum())
                 sums["loss"] += float(numerator.detach()) / denominator
+            if parallel.enabled:  # gradients and statistics summed over the ranks' shares
+                parallel.sync_gradients(model.parameters())
+                sums = dict(zip(sums, parallel.sum_floats(*sums.values())))
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             if not torch.isfinite(grad_norm):
                 raise PearbenchError(f"non-finite gradient at RL step {step}")
@@ -300,13 +355,23 @@ def train_grpo(
                 "kl": sums["kl"] / total_tokens if need_ref else float("nan"),
                 "loss": sums["loss"],
             }
+        if rollouts is not None:
+            rollouts.sync(model)  # the next step's rollouts (and the monitor) sample the updated policy
+            stats.update(gap.stats() if gap is not None else {})
+        errors = sum(v.error is not None for v in verdicts)
+        lengths = [len(s.response_ids) for s in samples]
+        if parallel.enabled:  # the whole step's rewards, errors and lengths, in the order of one process
+            shares = parallel.gather_objects((rewards.tolist(), errors, lengths))
+            rewards = torch.tensor([row for share in shares for row in share[0]], dtype=torch.float32)
+            errors = sum(share[1] for share in shares)
+            lengths = [length for share in shares for length in share[2]]
         groups_solved = float((rewards.max(dim=1).values > 0).float().mean())
         entry = {
             "step": step + 1,
             "reward_mean": float(rewards.mean()),
             "pass_rate": groups_solved,
-            "verifier_errors": float(sum(v.error is not None for v in verdicts)),
-            "response_length": float(np.mean([len(s.response_ids) for s in samples])),
+            "verifier_errors": float(errors),
+            "response_length": float(np.mean(lengths)),
             "grad_norm": float(grad_norm),
             **stats,
         }
@@ -315,8 +380,9 @@ def train_grpo(
             and config.monitor_every
             and ((step + 1) % config.monitor_every == 0 or step + 1 == config.steps)
         ):
-            entry["monitor_reward"] = float(monitor(model))
+            entry["monitor_reward"] = parallel.main_value(lambda: float(monitor(model)))
         run.end_step(
             step, entry, postfix={"reward": f"{entry['reward_mean']:.3f}", "ent": f"{entry['entropy']:.2f}"}
         )
+    stop_checkpointing()
     return run.log

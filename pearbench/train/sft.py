@@ -21,8 +21,11 @@ import torch
 
 from pearbench.errors import PearbenchError
 from pearbench.models.generation import pad_sequences, token_logprobs
+from pearbench.models.precision import enable_gradient_checkpointing, model_autocast
 from pearbench.settings import Settings, setting
+from pearbench.train.distributed import SINGLE, Parallel
 from pearbench.train.loop import ResumableRun, adamw
+from pearbench.train.metrics_log import MetricsLog
 from pearbench.train.objectives import LossDiagnostics
 
 
@@ -115,13 +118,24 @@ def train_sft(
     checkpoint_dir: str | Path,
     progress: bool = True,
     desc: str = "sft",
+    dtype: str = "float32",
+    gradient_checkpointing: bool = False,
+    metrics: MetricsLog | None = None,
+    parallel: Parallel | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``examples`` (dicts with prompt_ids, response_ids, optional behavior_logprobs).
 
     Resumes from the newest checkpoint in ``checkpoint_dir``; returns the per-step log (one dict per step).
+    ``dtype="bfloat16"``: forward passes under bf16 autocast, float32 weights and AdamW state; ``gradient_checkpointing``
+    recomputes activations in the backward pass (:mod:`pearbench.models.precision`). ``metrics`` (optional) gets one
+    line per step (:mod:`pearbench.train.metrics_log`). A ``desc`` starting with "pretrain" shows only nll and lr.
+    ``parallel`` (:mod:`pearbench.train.distributed`): this process is one rank of a data-parallel group; it trains
+    on its shard of each step's batch and the group makes the update one process makes on the whole batch.
     """
     if not examples:
         raise PearbenchError("SFT got no training examples")
+    parallel = parallel or SINGLE
+    parallel.require_items(config.batch_size, "[sft] batch_size")
     optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas)
     run = ResumableRun(
         model,
@@ -130,14 +144,20 @@ def train_sft(
         steps=config.steps,
         checkpoint_every=config.checkpoint_every,
         fault_point="sft" if desc.startswith("sft") else None,
+        metrics=metrics,
+        main=parallel.is_main,
     )
+    shown = ("nll",) if desc.startswith("pretrain") else ("nll", "mean_weight")
     model.train()
+    stop_checkpointing = enable_gradient_checkpointing(model, gradient_checkpointing)
     use_behavior = all(e.get("behavior_logprobs") is not None for e in examples)
     device = next(model.parameters()).device
-    for step in run.steps(desc=desc, progress=progress):
+    for step in run.steps(desc=desc, progress=progress and parallel.is_main):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config)
         indices = batch_indices(step, len(examples), config.batch_size, seed)
+        if parallel.enabled:  # this rank's contiguous shard of the step's global batch
+            indices = [indices[i] for i in parallel.shard(len(indices))]
         optimizer.zero_grad(set_to_none=True)
         total_normaliser = 0.0
         diagnostics = []
@@ -152,11 +172,16 @@ def train_sft(
                     prompts, responses, [e["behavior_logprobs"] for e in chunk], mask.shape[1]
                 )
                 behavior = behavior.to(device)
-            logprobs = token_logprobs(model, input_ids.to(device), attention.to(device))
+            with model_autocast(model, dtype):
+                logprobs = token_logprobs(model, input_ids.to(device), attention.to(device))
             out = objective(logprobs, behavior, mask.to(device), options)
             out.loss_sum.backward()
             total_normaliser += float(out.normaliser)
             diagnostics.append(out.diagnostics)
+        if parallel.enabled:  # the whole batch's normaliser, diagnostics and gradient sums over the ranks
+            total_normaliser = parallel.sum_floats(total_normaliser)[0]
+            diagnostics = [LossDiagnostics(parallel.sum_tensor(LossDiagnostics.merge(diagnostics).sums))]
+            parallel.sync_gradients(model.parameters())
         if total_normaliser <= 0:
             raise PearbenchError("SFT batch has no response tokens")
         for parameter in model.parameters():
@@ -168,7 +193,7 @@ def train_sft(
         optimizer.step()
         entry = {key: float(value) for key, value in LossDiagnostics.merge(diagnostics).summary().items()}
         entry.update({"step": step + 1, "lr": lr_at(step, config), "grad_norm": float(grad_norm)})
-        run.end_step(
-            step, entry, postfix={k: f"{entry[k]:.3f}" for k in ("nll", "mean_weight") if k in entry}
-        )
+        postfix = {k: f"{entry[k]:.3f}" for k in shown if k in entry}
+        run.end_step(step, entry, postfix={**postfix, "lr": f"{entry['lr']:.2e}"})
+    stop_checkpointing()
     return run.log
