@@ -215,3 +215,73 @@ def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
 def competition_ranks(values: Sequence[float]) -> list[int]:
     """Rank 1 = highest; ties share the best rank ("1224" ranking): rank_i = 1 + #{j: v_j > v_i}."""
     return [1 + sum(1 for other in values if other > value) for value in values]
+
+
+def _tau_b_rows(first: np.ndarray, second: np.ndarray, tie_tol: float) -> np.ndarray:
+    """Kendall's τ-b of each row pair of two (resamples, items) score arrays; NaN where undefined (a constant row
+    or a missing score). Differences within ``tie_tol`` count as ties."""
+    upper_i, upper_j = np.triu_indices(first.shape[1], k=1)
+
+    def signs(scores: np.ndarray) -> np.ndarray:
+        d = scores[:, upper_i] - scores[:, upper_j]
+        return np.where(np.abs(d) <= tie_tol, 0.0, np.sign(d))
+
+    sign_x, sign_y = signs(first), signs(second)
+    pairs = upper_i.size
+    tied_x = np.count_nonzero(sign_x == 0, axis=1)
+    tied_y = np.count_nonzero(sign_y == 0, axis=1)
+    denominator = np.sqrt((pairs - tied_x) * (pairs - tied_y).astype(np.float64))
+    numerator = np.sum(sign_x * sign_y, axis=1)
+    defined = (denominator > 0) & np.all(np.isfinite(first), axis=1) & np.all(np.isfinite(second), axis=1)
+    return np.where(defined, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+
+
+def kendall_tau_b_bootstrap(
+    first: Sequence[Sequence[float]] | np.ndarray,
+    second: Sequence[Sequence[float]] | np.ndarray,
+    *,
+    n_resamples: int = N_BOOTSTRAP,
+    confidence: float = 0.95,
+    seed: int = BOOTSTRAP_SEED,
+    tie_tol: float = 1e-12,
+    chunk: int = 256,
+) -> tuple[float, float] | None:
+    """Percentile-bootstrap CI of Kendall's τ-b between two rankings of the same items (methods), each item's
+    score being the mean of its per-problem values, with the problems resampled jointly.
+
+    ``first`` and ``second``: (items, problems) arrays of per-problem values at the two stages (for the leaderboard:
+    seed-averaged pass@1 after SFT and after RL; NaN where an item lacks a problem). Each resample draws one
+    multiset of problem indices (``rng.integers(0, problems, problems)``, one row per resample from
+    ``numpy.random.default_rng(seed)``) and applies it to every item at both stages; an item's score is the mean of
+    its values over the drawn problems it has; τ-b is recomputed from the two score vectors, with score
+    differences within ``tie_tol`` counted as ties (so rounding never breaks a tie). Resamples where τ-b is
+    undefined (a constant ranking, or an item without any drawn problem) are left out. Returns (low, high), or None
+    with fewer than two items or problems, or when no resample defines τ-b. Deterministic: a fixed seed.
+    """
+    x = np.asarray(first, dtype=np.float64)
+    y = np.asarray(second, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 2:
+        raise ValueError("kendall_tau_b_bootstrap needs two (items, problems) arrays of the same shape")
+    items, problems = x.shape
+    if items < 2 or problems < 2:
+        return None
+    present_x, present_y = np.isfinite(x), np.isfinite(y)
+    values_x, values_y = np.where(present_x, x, 0.0), np.where(present_y, y, 0.0)
+    rng = np.random.default_rng(seed)
+    taus = []
+    for begin in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - begin)
+        index = rng.integers(0, problems, size=(size, problems))
+        offsets = (np.arange(size)[:, None] * problems + index).ravel()
+        counts = np.bincount(offsets, minlength=size * problems).reshape(size, problems).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores_x = (counts @ values_x.T) / (counts @ present_x.T)
+            scores_y = (counts @ values_y.T) / (counts @ present_y.T)
+        taus.append(_tau_b_rows(scores_x, scores_y, tie_tol))
+    found = np.concatenate(taus)
+    found = found[np.isfinite(found)]
+    if found.size == 0:
+        return None
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(found, [alpha, 1.0 - alpha])
+    return float(low), float(high)

@@ -27,6 +27,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", default="runs", help="output folder: stage cache, checkpoints, records (default runs/)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train SFT and RL in N data-parallel processes on this machine (gloo on CPU, one GPU each on "
+        "CUDA); N processes make the update one process makes (docs/scale.md) (default: 1)",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--method",
         default=DEFAULT_METHOD,
-        help=f"method name, optionally NAME@Fx with an SFT-steps factor (e.g. sft@3x); see `pearbench methods list` "
+        help=f"method label: NAME, NAME@Fx with an SFT-steps factor (sft@3x), options over the recipe "
+        f"NAME[@Fx]:key=value,key=value (pear-token:gamma=0.99); see `pearbench methods show NAME` "
         f"(default: {DEFAULT_METHOD})",
     )
     parser.add_argument(
@@ -59,6 +68,37 @@ def _fmt(metric: dict[str, float] | None) -> str:
     return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
 
 
+def rl_gain_lines(record: dict[str, Any]) -> list[str]:
+    """The RL gain on the test split: post-RL minus SFT-stage pass@1, paired over the problems evaluated at both
+    stages (per problem c/n), with its paired-bootstrap 95% CI and p-value, and a plain verdict."""
+    from pearbench.metrics import N_BOOTSTRAP, paired_bootstrap
+
+    outcomes = record.get("outcomes") or {}
+    by_stage = {
+        stage: {(o["env"], o["id"]): o["c"] / o["n"] for o in outcomes.get(stage, ()) if o.get("n")}
+        for stage in ("sft", "rl")
+    }
+    shared = sorted(set(by_stage["sft"]) & set(by_stage["rl"]))
+    if not shared:
+        return ["RL gain in pass@1: n/a (no test problem evaluated after both SFT and RL)"]
+    stats = paired_bootstrap(
+        [by_stage["rl"][key] for key in shared], [by_stage["sft"][key] for key in shared]
+    )
+    if stats["low"] <= 0.0 <= stats["high"]:
+        verdict = "RL did not improve pass@1 (CI includes 0)"
+    elif stats["high"] < 0.0:
+        verdict = "RL lowered pass@1 (CI below 0)"
+    else:
+        verdict = "RL improved pass@1 (CI above 0)"
+    # below the bootstrap's resolution (2 / resamples) the p-value reads "p < 0.001", as in the leaderboards
+    p_text = "p < 0.001" if stats["p_value"] < 2.0 / N_BOOTSTRAP else f"p = {stats['p_value']:.3f}"
+    return [
+        f"RL gain in pass@1 (after RL minus after SFT, test split, paired over {len(shared)} problems): "
+        f"{stats['diff']:+.3f} [{stats['low']:+.3f}, {stats['high']:+.3f}] (paired-bootstrap 95% CI), {p_text}",
+        verdict,
+    ]
+
+
 def summary_lines(record: dict[str, Any], out: str | Path | None = None) -> list[str]:
     lines = [
         f"## {record['method_label']}  (suite {record['suite']}, seed {record['seed']}, profile {record['profile']})",
@@ -75,6 +115,7 @@ def summary_lines(record: dict[str, Any], out: str | Path | None = None) -> list
             f"{_fmt(ref.get('teacher', {}).get('metrics', {}).get(key))} | "
             f"{_fmt(record['metrics']['sft'].get(key))} | {_fmt(record['metrics']['rl'].get(key))} |"
         )
+    lines += ["", *rl_gain_lines(record)]
     for name, by_model in (record.get("heldout") or {}).items():
         some = next(iter(by_model.values()))
         lines.append("")
@@ -137,8 +178,11 @@ def _run(args: argparse.Namespace) -> int:
             config_file=args.config_file,
             out=args.out,
             progress=not args.no_progress,
+            processes=args.processes,
         )
     )
+    if record is None:  # a rank other than 0 of `accelerate launch -m pearbench run`: rank 0 reports
+        return 0
     print("\n".join(summary_lines(record, out=args.out)))
     sys.stdout.flush()
     return 0

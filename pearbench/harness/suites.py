@@ -216,5 +216,5 @@ def describe_suite(name_or_path: str | None = None) -> dict[str, Any]:
         "envs": envs,
         "styles": {"base": suite.base_style, "teacher": suite.teacher_style},
         "mismatch": {"teacher_style_share": suite.teacher_style_share, "base_noise": suite.base_noise},
-        **({"map": {"name": suite.map, "level": suite.map_level}} if suite.map is not None else {}),
+        **({"map": suite.map, "map_level": suite.map_level} if suite.map is not None else {}),
     }

@@ -11,7 +11,9 @@ One leaderboard per suite (and profile): one row per ``method_label``. Statistic
   :func:`pearbench.metrics.paired_bootstrap` of v_p(method) − v_p(sft) at that stage over the problems present in
   every seed of both methods (two-sided p-value);
 - rankings by pass@1 (competition ranking: ties share the best rank) at the SFT stage and after RL, and Kendall's
-  τ-b between the two (:func:`pearbench.metrics.kendall_tau_b`).
+  τ-b between the two (:func:`pearbench.metrics.kendall_tau_b`), with a 95% percentile-bootstrap CI: problems
+  resampled jointly across methods and seeds (one resampled problem set for every method, seed and stage), the
+  rankings and τ-b recomputed per resample (:func:`pearbench.metrics.kendall_tau_b_bootstrap`, fixed seed).
 
 Rows are sorted by post-RL pass@1 descending, then SFT-stage pass@1 descending, then method_label.
 """
@@ -35,6 +37,7 @@ from pearbench.metrics import (
     common_problems,
     competition_ranks,
     kendall_tau_b,
+    kendall_tau_b_bootstrap,
     outcome_table,
     paired_bootstrap,
     seed_averaged_pass_at_k,
@@ -129,6 +132,7 @@ def build_leaderboard(
     else:
         notes.append(f"no {BASELINE_LABEL!r} row: differences to sft are not computed")
     rows, tau = _ranked(rows)
+    tau_ci = _tau_ci(rows, tables, problems_of)
 
     eval_n = tuple(sorted({o["n"] for r in records for stage in STAGES for o in r["outcomes"][stage]}))
     for k in HEADLINE_KS:
@@ -148,6 +152,7 @@ def build_leaderboard(
         rows=tuple(rows),
         references=references,
         kendall_tau=tau,
+        kendall_tau_ci=tau_ci,
         n_records=len(records),
         recipes_checked=recipes_checked,
         eval_n=eval_n,
@@ -248,6 +253,27 @@ def _ranked(rows: Sequence[MethodRow]) -> tuple[list[MethodRow], float | None]:
     both = [row for row in ranked_rows if 1 in row.sft and 1 in row.rl]
     tau = kendall_tau_b([row.sft[1].value for row in both], [row.rl[1].value for row in both])
     return ranked_rows, tau
+
+
+def _tau_ci(
+    rows: Sequence[MethodRow],
+    tables: Mapping[str, StageTables],
+    problems_of: Mapping[str, Sequence[ProblemKey]],
+) -> tuple[float, float] | None:
+    """95% bootstrap CI of the τ-b of :func:`_ranked`: the methods ranked at both stages, their seed-averaged
+    pass@1 per problem over the union of their problems (NaN where a method lacks one), problems resampled jointly."""
+    labels = [row.method_label for row in rows if 1 in row.sft and 1 in row.rl]
+    universe = sorted({key for label in labels for key in problems_of[label]})
+    position = {key: i for i, key in enumerate(universe)}
+    stacked = {stage: np.full((len(labels), len(universe)), np.nan) for stage in STAGES}
+    for m, label in enumerate(labels):
+        columns = [position[key] for key in problems_of[label]]
+        for stage in STAGES:
+            values = seed_averaged_pass_at_k(tables[label][stage], problems_of[label], 1)
+            if values is None:
+                return None
+            stacked[stage][m, columns] = values
+    return kendall_tau_b_bootstrap(stacked["sft"], stacked["rl"])
 
 
 def _row_sort_key(row: MethodRow) -> tuple[float, float, str]:

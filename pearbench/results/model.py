@@ -107,3 +107,5 @@ class Leaderboard:
     #: held-out math sets found in the records, and the base model's pass@k on each (seed 0, shared by all runs)
     heldout_sets: tuple[str, ...] = ()
     heldout_base: dict[str, dict[int, Estimate]] = field(default_factory=dict)
+    #: 95% bootstrap CI (low, high) of kendall_tau, problems resampled jointly across methods and seeds
+    kendall_tau_ci: tuple[float, float] | None = None

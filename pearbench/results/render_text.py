@@ -93,11 +93,14 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
             f"paired_problems@{k}",
         ]
     header += ["errors_sft", "errors_rl", "mismatch_mean_log_ratio", "kendall_tau_b"]
+    header += ["kendall_tau_b_low", "kendall_tau_b_high"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for board in boards:
         tau = "" if board.kendall_tau is None else fmt(board.kendall_tau)
+        ci = board.kendall_tau_ci if board.kendall_tau is not None else None
+        tau_ci = ["", ""] if ci is None else [fmt(ci[0]), fmt(ci[1])]
         for row in board.rows:
             line: list[str] = [board.suite, board.profile, "method", row.method_label, row.method]
             line += [f"{row.sft_steps_factor:g}", " ".join(str(s) for s in row.seeds), str(row.n_problems)]
@@ -121,7 +124,7 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
                         fmt(comp.p_value),
                         str(comp.n_problems),
                     ]
-            line += [str(row.errors_sft), str(row.errors_rl), fmt(row.mismatch), tau]
+            line += [str(row.errors_sft), str(row.errors_rl), fmt(row.mismatch), tau, *tau_ci]
             writer.writerow(line)
         for ref in board.references:
             line = [
@@ -141,7 +144,7 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
                 est = ref.metrics.get(k)
                 line += [_num(est and est.value), _num(est and est.low), _num(est and est.high)]
             line += [""] * (3 * len(HEADLINE_KS) + 5 * len(HEADLINE_KS))
-            line += [str(ref.errors), "", "", tau]
+            line += [str(ref.errors), "", "", tau, *tau_ci]
             writer.writerow(line)
         for name in board.heldout_sets:
             # one line per method and held-out set: kind "heldout:<set>", its pass@k in the sft_*/rl_* columns
@@ -155,7 +158,7 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
                     for k in HEADLINE_KS:
                         est = row.heldout[name][stage].get(k)
                         line += [_num(est and est.value), _num(est and est.low), _num(est and est.high)]
-                line += [""] * (5 * len(HEADLINE_KS)) + ["", "", "", tau]
+                line += [""] * (5 * len(HEADLINE_KS)) + ["", "", "", tau, *tau_ci]
                 writer.writerow(line)
     return buffer.getvalue()
 

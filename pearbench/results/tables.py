@@ -142,4 +142,10 @@ def tau_text(board: Leaderboard) -> str:
     """The Kendall's τ-b sentence (without the final full stop)."""
     counted = sum(1 for row in board.rows if 1 in row.sft and 1 in row.rl)
     value = "undefined" if board.kendall_tau is None else fmt_signed(board.kendall_tau)
+    if board.kendall_tau is not None and board.kendall_tau_ci is not None:
+        low, high = board.kendall_tau_ci
+        value += (
+            f", 95% CI [{fmt_signed(low)}, {fmt_signed(high)}] (percentile bootstrap, {N_BOOTSTRAP:,} "
+            "resamples, fixed seed: problems resampled jointly across methods and seeds, rankings recomputed)"
+        )
     return f"Kendall's τ-b between the SFT-stage and post-RL rankings by pass@1 ({counted} methods): {value}"
