@@ -61,6 +61,9 @@ def suite_toml(info: dict[str, Any]) -> str:
     ]
     for key in ("name", "description", "prompt_style", "base_seed", "teacher_seed"):
         lines.append(f"{key} = {_toml_value(info[key])}")
+    for key in ("map", "map_level"):  # only suites of a mismatch map declare these
+        if info.get(key) is not None:
+            lines.append(f"{key} = {_toml_value(info[key])}")
     for env in info["envs"]:
         lines += ["", "[[envs]]", f"name = {_toml_value(env['name'])}  # {env['gym_id']}"]
         lines += [f"difficulty = {_toml_value(env['difficulty'])}", f"weight = {_toml_value(env['weight'])}"]
