@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from pearbench.envs.base import Game, Instance
 from pearbench.errors import PearbenchError
 from pearbench.hashing import config_hash
+from pearbench.logs import progress as progress_display
 
 SPLITS = ("train", "validation", "test")
 FILL_ORDER = ("test", "validation", "train")
@@ -108,8 +107,8 @@ def make_splits(
     show = total >= PROGRESS_THRESHOLD if progress is None else progress
     taken: set[str] = set()
     result: dict[str, list[Instance]] = {}
-    with tqdm(
-        total=total, desc=f"splits {game.name}/{game.difficulty}", unit="inst", disable=not show
+    with progress_display(
+        total=total, desc=f"splits {game.name}/{game.difficulty}", unit="inst", enabled=show, leave=True
     ) as bar:
         for split in FILL_ORDER:
             if split not in sizes:

@@ -10,35 +10,41 @@ import logging
 import os
 import platform
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pearbench import __version__
 from pearbench.errors import PearbenchError
 from pearbench.harness.cache import StageDir
 from pearbench.harness.config import Profile
 from pearbench.harness.suites import Suite
+from pearbench.logs import ensure_logging
+
+if TYPE_CHECKING:
+    from pearbench.train.metrics_log import MetricsLog
 
 log = logging.getLogger("pearbench.harness")
 
 
 def say(message: str) -> None:
-    """A progress line of the run, on stderr."""
-    print(message, file=sys.stderr, flush=True)
+    """A progress line of the run: an INFO record of the ``pearbench`` logger (stderr unless configured otherwise;
+    ``pearbench -q`` hides it)."""
+    ensure_logging()
+    log.info(message)
 
 
 @dataclass
 class RunContext:
     """One run's settings as the stages see them.
 
-    ``label`` is the method label as asked (``sft@3x``), ``method_name`` the registered name (``sft``), ``method``
-    and ``options`` its loss and recipe options, ``sft_factor`` the ``@Fx`` factor, ``method_recipe_hash`` the
-    recipe's hash. ``rank``/``world_size`` describe data-parallel training (rank 0 samples, evaluates and writes).
+    ``label`` is the canonical method label (``sft@3x``, ``pear-token+gamma=0.99``), ``method_name`` the registered
+    name (``sft``), ``method`` and ``options`` its loss and recipe options (the label's options applied),
+    ``sft_factor`` the ``@Fx`` factor, ``method_recipe_hash`` the hash of those options. ``rank``/``world_size``
+    describe data-parallel training (rank 0 samples, evaluates and writes).
     """
 
     out: Path
@@ -69,6 +75,22 @@ class RunContext:
 
     def log(self, message: str) -> None:
         say(message)
+
+    def metrics_log(self, stage: StageDir, *, pretraining: bool = False) -> MetricsLog | None:
+        """A training stage's per-step curves: ``<stage folder>/metrics.jsonl`` and the ``[log]`` backends (rank 0
+        only; None elsewhere). Pretraining keeps only the loss, NLL, learning rate and gradient norm."""
+        if self.rank != 0:
+            return None
+        from pearbench.train.metrics_log import PRETRAIN_FIELDS, MetricsLog
+
+        return MetricsLog(
+            stage.path / "metrics.jsonl",
+            backends=self.profile.log.backends,
+            fields=PRETRAIN_FIELDS if pretraining else None,
+            run_name=stage.path.name,
+            project=self.profile.log.project,
+            config={"stage": stage.name, "key": stage.key},
+        )
 
     def timed(self, name: str, fn: Callable[[], Any]) -> Any:
         started = time.perf_counter()

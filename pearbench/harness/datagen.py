@@ -107,10 +107,9 @@ def score_jsonl(
 
     Returns ``{"path", "rows", "tokens", "mean_logprob"}``.
     """
-    from tqdm.auto import tqdm
-
     from pearbench.harness.behavior import write_parquet
     from pearbench.hashing import file_sha256
+    from pearbench.logs import progress as progress_display
     from pearbench.models.families import encode_prompt, encode_response
     from pearbench.models.generation import score_responses
 
@@ -138,7 +137,7 @@ def score_jsonl(
         prompts.append(prompt)
         responses.append(response)
     logprobs: list[list[float]] = []
-    bar = tqdm(total=len(records), desc="rescoring", unit="seq", disable=not progress, leave=False)
+    bar = progress_display(total=len(records), desc="rescoring", unit="seq", enabled=progress)
     for begin in range(0, len(records), batch_size):
         chunk = slice(begin, begin + batch_size)
         logprobs.extend(

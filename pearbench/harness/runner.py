@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,9 @@ from pearbench.harness.suites import load_suite
 from pearbench.hashing import config_hash
 from pearbench.io import check_output_dir, file_lock
 from pearbench.results.records import make_run_id
-from pearbench.train.methods import load_recipe, parse_method_label, recipe_hash
+from pearbench.train import distributed
+from pearbench.train.methods import canonical_method_label, load_recipe, parse_method_label, recipe_hash
+from pearbench.train.metrics_log import check_backends
 
 STAGES = ("tasks", "base", "teacher", "behavior", "sft", "rl", "eval")
 
@@ -44,6 +47,7 @@ class RunRequest:
     out: str = "runs"
     progress: bool = True
     executor: str = "local"  # what runs it: "local" or "ray" (a sweep executor); recorded as engine.executor
+    processes: int = 1  # data-parallel SFT/RL processes (train.distributed); recorded as engine.world_size
 
 
 def run_id_for(request: RunRequest) -> str:
@@ -52,13 +56,13 @@ def run_id_for(request: RunRequest) -> str:
     load_recipe(name)  # an unknown method fails here, as it would in the run
     suite = load_suite(request.suite)
     profile = load_profile(request.profile, request.config_file)
-    return make_run_id(suite.name, request.method, int(request.seed), profile.name)
+    return make_run_id(suite.name, canonical_method_label(request.method), int(request.seed), profile.name)
 
 
 def build_context(request: RunRequest) -> RunContext:
     """Validate a request (method, suite, profile, seed) and build the context its stages share."""
     name, factor = parse_method_label(request.method)
-    method, options = load_recipe(name)
+    method, options = load_recipe(request.method)  # the label's options applied
     suite = load_suite(request.suite)
     profile = load_profile(request.profile, request.config_file)
     profile.check_runnable()
@@ -70,12 +74,12 @@ def build_context(request: RunRequest) -> RunContext:
         profile=profile,
         suite=suite,
         seed=seed,
-        label=request.method,
+        label=canonical_method_label(request.method),
         method_name=name,
         method=method,
         options=options,
         sft_factor=float(factor),
-        method_recipe_hash=recipe_hash(name),
+        method_recipe_hash=recipe_hash(request.method),
         games=suite.games(),
         progress=request.progress,
         executor=request.executor,
@@ -88,11 +92,20 @@ class Harness:
     def __init__(self, request: RunRequest) -> None:
         self.request = request
         self.ctx = build_context(request)
+        # one of N data-parallel processes (joins their group), or one process alone (distributed.SINGLE)
+        self.parallel = distributed.setup(self.ctx.device)
+        self.ctx.rank, self.ctx.world_size = self.parallel.rank, self.parallel.world_size
+        check_processes(self.ctx, self.parallel.world_size)
+        if not self.parallel.is_main:  # rank 0 reports the run
+            self.ctx.progress = False
+            logging.getLogger("pearbench").setLevel(logging.WARNING)
         quiet_transformers()
-        torch.set_num_threads(threads_from_env(self.ctx.profile.threads))
+        torch.set_num_threads(max(1, threads_from_env(self.ctx.profile.threads) // self.parallel.world_size))
         check_models(
             self.ctx
         )  # pretrained models share the run's tokenizer: refused before any work otherwise
+        # a [log] backend whose extra is not installed: refused before any work
+        check_backends(self.ctx.profile.log.backends)
 
     @property
     def run_id(self) -> str:
@@ -138,14 +151,19 @@ class Harness:
             f"out={ctx.out}"
         )
         heldout_sets = eval_stages.heldout_problems(ctx)  # a bad held-out name or file fails before any work
-        shared = self.shared_stages()
+        with self.parallel.main_first():  # rank 0 builds the shared stages; the other ranks then read them
+            shared = self.shared_stages()
         splits, tok, behavior = shared["splits"], ctx.tokenizer, shared["behavior"]
         base_dir, base_stage = shared["base"]
         sft_dir, sft_stage, sft_log = ctx.timed(
             "sft", lambda: stages.sft(ctx, tok, base_dir, base_stage, behavior)
         )
-        sft_eval = ctx.timed("eval_sft", lambda: eval_stages.evaluate(ctx, splits, sft_dir, sft_stage, "sft"))
+        # rank 0 evaluates; the other ranks wait
+        evaluate_sft = functools.partial(eval_stages.evaluate, ctx, splits, sft_dir, sft_stage, "sft")
+        sft_eval = self.parallel.main_only(lambda: ctx.timed("eval_sft", evaluate_sft))
         rl_dir, rl_stage, rl_log = ctx.timed("rl", lambda: stages.rl(ctx, splits, tok, sft_dir, sft_stage))
+        if not self.parallel.is_main:  # rank 0 evaluates and writes the record
+            return None
         rl_eval = ctx.timed("eval_rl", lambda: eval_stages.evaluate(ctx, splits, rl_dir, rl_stage, "rl"))
         heldout: dict[str, dict[str, Any]] = {}
         if heldout_sets:
@@ -194,8 +212,30 @@ class Harness:
         )
 
 
-def run(request: RunRequest) -> dict[str, Any]:
-    """Python API behind ``pearbench run``: returns the result record (also written under ``request.out``)."""
+def check_processes(ctx: RunContext, processes: int) -> None:
+    """Each of ``processes`` data-parallel processes needs at least one item of every SFT and RL step's batch."""
+    group = distributed.Parallel(world_size=processes)
+    group.require_items(ctx.profile.sft.batch_size, "[sft] batch_size")
+    group.require_items(ctx.profile.rl.prompts_per_step, "[rl] prompts_per_step")
+
+
+def run(request: RunRequest) -> dict[str, Any] | None:
+    """Python API behind ``pearbench run``: returns the result record (also written under ``request.out``).
+
+    ``request.processes = N > 1`` starts N processes here that train SFT and RL data-parallel
+    (:func:`pearbench.train.distributed.launch`). A process that is already one of N (``accelerate launch``,
+    ``torchrun``) runs its rank's part; there, ranks other than 0 return None.
+    """
+    processes = request.processes
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise PearbenchError(f"--processes must be a whole number >= 1, got {processes!r}")
+    launched = distributed.launched_world_size()
+    if processes > 1 and launched == 1:
+        # a bad request fails here, before any process starts
+        check_processes(build_context(request), processes)
+        return distributed.launch(run, (request,), processes=processes)
+    if processes > 1 and launched != processes:
+        raise PearbenchError(f"--processes {processes}, but this process was launched as one of {launched}")
     return Harness(request).run()
 
 

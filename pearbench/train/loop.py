@@ -14,14 +14,22 @@ Each loop keeps its own step body; the skeleton is::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from pearbench.faults import maybe_die
+from pearbench.logs import ensure_logging
+from pearbench.logs import progress as progress_display
 from pearbench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+if TYPE_CHECKING:
+    from pearbench.train.metrics_log import MetricsLog
+
+log = logging.getLogger("pearbench.train")
 
 #: A step's log entry: metric name -> value.
 LogEntry = dict[str, float]
@@ -55,7 +63,11 @@ class ResumableRun:
     After step ``step`` (0-based) :meth:`end_step` appends its entry, advances the progress bar and saves a
     checkpoint (model, optimizer, ``{"log": log_for_checkpoint(log)}``) when ``step + 1`` is a multiple of
     ``checkpoint_every`` or the last step; then the fault point ``fault_point`` (None: none) may kill the process
-    for the crash tests (:func:`pearbench.faults.maybe_die`).
+    for the crash tests (:func:`pearbench.faults.maybe_die`). ``metrics`` (optional) receives each step's entry
+    (with the learning rate when the entry has none) as a line of its ``metrics.jsonl``; a resumed loop first drops
+    the lines after the checkpoint. A resumed loop logs "resumed from step K", whether progress is shown or not.
+    ``main=False`` (a data-parallel rank other than 0, :mod:`pearbench.train.distributed`): the loop resumes from
+    the same checkpoints but writes none, and no metrics lines.
     """
 
     def __init__(
@@ -68,6 +80,8 @@ class ResumableRun:
         checkpoint_every: int,
         fault_point: str | None,
         log_for_checkpoint: Callable[[list[LogEntry]], Any] = lambda log: log,
+        metrics: MetricsLog | None = None,
+        main: bool = True,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -77,25 +91,37 @@ class ResumableRun:
         self.fault_point = fault_point
         self.log_for_checkpoint = log_for_checkpoint
         self.start, self.log = resume(checkpoint_dir, model, optimizer)
+        self.metrics = metrics if main else None
+        self.main = main
         self._bar: Any = None
 
     def steps(self, *, desc: str, progress: bool = True) -> Iterator[int]:
-        """The steps still to run (``start`` .. ``steps - 1``), under a progress bar closed at the end."""
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(
-            total=self.total, initial=self.start, desc=desc, disable=not progress, unit="step", leave=False
+        """The steps still to run (``start`` .. ``steps - 1``), under a progress display closed at the end
+        (:func:`pearbench.logs.progress`: a bar on a terminal, a log line every 10% otherwise)."""
+        ensure_logging()
+        if self.start and self.main:
+            log.info(f"  {desc}: resumed from step {self.start} of {self.total}")
+        self._bar = progress_display(
+            total=self.total, initial=self.start, desc=desc, enabled=progress, unit="step"
         )
-        yield from range(self.start, self.total)
-        self._bar.close()
+        try:
+            if self.metrics is not None:
+                self.metrics.start(self.start)
+            yield from range(self.start, self.total)
+        finally:
+            self._bar.close()
+            if self.metrics is not None:
+                self.metrics.close()
 
     def end_step(self, step: int, entry: LogEntry, *, postfix: dict[str, str]) -> None:
         """Log step ``step`` (0-based), show ``postfix`` on the bar, checkpoint when due, then the fault point."""
         self.log.append(entry)
-        self._bar.update(1)
-        self._bar.set_postfix(postfix)
         done = step + 1
-        if done % self.checkpoint_every == 0 or done == self.total:
+        if self.metrics is not None:
+            self.metrics.write({"step": done, "lr": self.optimizer.param_groups[0]["lr"], **entry})
+        self._bar.set_postfix(postfix)
+        self._bar.update(1)
+        if self.main and (done % self.checkpoint_every == 0 or done == self.total):
             save_checkpoint(
                 self.checkpoint_dir,
                 done,

@@ -389,9 +389,9 @@ def _check_timeout(timeout: float) -> float:
 def _progress_bar(total: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
+    from pearbench.logs import progress
 
-    return tqdm(total=total, desc="verifying", unit="check", dynamic_ncols=True)
+    return progress(total=total, desc="verifying", unit="check", leave=True)
 
 
 # -- module-level pool ----------------------------------------------------------------------------------------------
