@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.games or [game_cls.name for game_cls in list_games()]
     pairs = game_levels(names, args.difficulty)
     rows = [
-        measure(name, level, args.seconds) for name, level in tqdm(pairs, desc="game-levels", unit="level")
+        measure(name, level, args.seconds)
+        for name, level in tqdm(pairs, desc="game-levels", unit="level", disable=not sys.stderr.isatty())
     ]
 
     print(f"\nEnvironment throughput, one process ({pinned}), ~{args.seconds:g} s per measurement")
