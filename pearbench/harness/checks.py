@@ -20,6 +20,7 @@ def check_models(ctx: RunContext) -> None:
         from pearbench.models.vllm import _import_vllm
 
         _import_vllm()
+    check_vllm_samplers(ctx.profile, ctx.world_size)
     pretrained = [
         (role, spec)
         for role, spec in (("student", ctx.profile.models.student), ("teacher", ctx.profile.models.teacher))
@@ -48,3 +49,19 @@ def _check_shared_vocab(ctx: RunContext, spec: str, tok, role: str) -> None:
             f"({len(own)} vs {len(tok)} tokens, or different ids); base, teacher and student must share one "
             "vocabulary: set [models] tokenizer to this model's tokenizer"
         )
+
+
+def check_vllm_samplers(profile, world_size: int = 1) -> None:
+    """``[behavior] backend`` / ``[rl] rollout_backend = "vllm"`` need vLLM importable; vLLM rollouts run in one
+    process (each data-parallel rank would need an engine of its own)."""
+    from pearbench.models.vllm import require_vllm
+
+    if profile.behavior.backend == "vllm":
+        require_vllm('[behavior] backend = "vllm"')
+    if profile.rl.rollout_backend == "vllm":
+        require_vllm('[rl] rollout_backend = "vllm"')
+        if world_size > 1:
+            raise PearbenchError(
+                f'[rl] rollout_backend = "vllm" runs in one process, not {world_size}: use --processes 1, '
+                'or rollout_backend = "hf" for data-parallel RL'
+            )

@@ -38,6 +38,18 @@ def _import_vllm():
     return vllm
 
 
+def require_vllm(what: str) -> None:
+    """Refuse ``what`` (e.g. ``'[rl] rollout_backend = "vllm"'``) before any work when vLLM is not importable."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("vllm") is not None
+    except (ImportError, ValueError):  # a broken or None entry in sys.modules
+        found = False
+    if not found:
+        raise PearbenchError(f"{what}: {INSTALL_HINT}")
+
+
 def check_memory_share(value: float | None, name: str) -> None:
     """``gpu_memory_utilization`` must be None (vLLM's default) or in (0, 1]; ``name`` says where it was set."""
     if value is not None and not (isinstance(value, (int, float)) and 0 < value <= 1):
@@ -53,15 +65,18 @@ def backend_for_model(
     eager: bool = False,
     seed: int = 0,
     memory_name: str = "vllm_memory",
+    **engine_kwargs: Any,
 ) -> VLLMBackend:
     """A :class:`VLLMBackend` over any trained-model spec (a model folder, a stage's pointer folder, ``hf:...`` or
     ``smollm2-135m``; see :func:`pearbench.models.loading.trained_model_source`).
 
     ``tokenizer``: the one to encode and stop with (default: the model's own); ``memory``: gpu_memory_utilization
-    (checked, named ``memory_name`` in the error); ``eager``: enforce_eager.
+    (checked, named ``memory_name`` in the error); ``eager``: enforce_eager; ``engine_kwargs`` go to ``vllm.LLM``
+    (e.g. ``worker_extension_cls``).
     """
     from pearbench.models.loading import trained_model_source
 
+    _import_vllm()  # a missing vLLM first: it is the one error whatever the model
     check_memory_share(memory, memory_name)
     source = trained_model_source(model)
     if tokenizer is None:
@@ -71,7 +86,45 @@ def backend_for_model(
     engine: dict[str, Any] = {"enforce_eager": True} if eager else {}
     if memory is not None:
         engine["gpu_memory_utilization"] = memory
+    engine.update(engine_kwargs)
     return VLLMBackend(source, tokenizer=tokenizer, dtype=dtype, seed=seed, **engine)
+
+
+def logprob_agreement(
+    sampled: Sequence[Sequence[float]], rescored: Sequence[Sequence[float]]
+) -> dict[str, float]:
+    """How well vLLM's sampled log-probs agree with a forward pass of the same model over the same tokens: the mean
+    and the largest absolute difference per response token (``vllm_logprob_mean_abs_diff``, ``..._max_abs_diff``)."""
+    diffs = np.concatenate(
+        [
+            np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+            for a, b in zip(sampled, rescored)
+        ]
+        or [np.zeros(0)]
+    )
+    if diffs.size == 0:
+        return {"vllm_logprob_mean_abs_diff": 0.0, "vllm_logprob_max_abs_diff": 0.0}
+    return {
+        "vllm_logprob_mean_abs_diff": float(diffs.mean()),
+        "vllm_logprob_max_abs_diff": float(diffs.max()),
+    }
+
+
+def rescore_rows(
+    model: Any, rows: list[dict[str, Any]], pad_id: int, dtype: str = "float32"
+) -> dict[str, float]:
+    """Replace each behavior row's ``behavior_logprobs`` (vLLM's, from sampling) by ``model``'s own, from one
+    forward pass in the training numerics (:func:`pearbench.models.generation.score_responses`, under ``dtype``),
+    and return their agreement (:func:`logprob_agreement`)."""
+    from pearbench.models.generation import score_responses
+
+    rescored = score_responses(
+        model, [r["prompt_ids"] for r in rows], [r["response_ids"] for r in rows], pad_id, dtype=dtype
+    )
+    agreement = logprob_agreement([r["behavior_logprobs"] for r in rows], rescored)
+    for row, logprobs in zip(rows, rescored):
+        row["behavior_logprobs"] = logprobs
+    return agreement
 
 
 def request_seed(seed: int, prompt_index: int) -> int:
@@ -107,6 +160,7 @@ class VLLMBackend:
             tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         self.tokenizer = prepare_tokenizer(tokenizer)
         self.eos_id = self.tokenizer.eos_token_id
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         kwargs: dict[str, Any] = {
             "model": self.model_path,
             "tokenizer": self.model_path,
@@ -141,11 +195,15 @@ class VLLMBackend:
         config: GenerationConfig | None = None,
         seed: int = 0,
         progress: Any = None,
+        rows: tuple[int, int] | None = None,
     ) -> list[Sample]:
         """n samples for each prompt (prompt-major order), as :meth:`pearbench.models.generation.HFBackend.generate`.
 
         ``config.batch_size`` and ``config.use_cache`` do not apply (vLLM schedules its own batches and always
         caches); ``progress`` (a tqdm bar or anything with ``update``) advances by n per finished prompt.
+        ``rows=(begin, end)``: only the samples ``begin .. end - 1`` of that order (one data-parallel rank's share;
+        ``prompt_index`` still counts in ``prompts``): each prompt's request is seeded by its index in ``prompts``,
+        so they are the samples the full call gives.
         """
         from vllm.inputs import TokensPrompt
 
@@ -154,16 +212,55 @@ class VLLMBackend:
             raise PearbenchError(f"n must be >= 1, got {n}")
         if any(len(p) == 0 for p in prompts):
             raise PearbenchError("empty prompt: a prompt needs at least one token")
-        requests = [TokensPrompt(prompt_token_ids=[int(t) for t in p]) for p in prompts]
-        params = [self._sampling_params(config, n, request_seed(seed, i)) for i in range(len(prompts))]
+        begin, end = (0, len(prompts) * n) if rows is None else rows
+        if not 0 <= begin < end <= len(prompts) * n:
+            raise PearbenchError(
+                f"rows {rows} must be a non-empty range within the {len(prompts) * n} samples"
+            )
+        first, last = begin // n, -(-end // n)  # the prompts whose samples are asked for
+        indices = range(first, last)
+        requests = [TokensPrompt(prompt_token_ids=[int(t) for t in prompts[i]]) for i in indices]
+        params = [self._sampling_params(config, n, request_seed(seed, i)) for i in indices]
         outputs = self.engine.generate(requests, params, use_tqdm=False)
         samples: list[Sample] = []
-        for index, output in enumerate(outputs):
+        for index, output in zip(indices, outputs):
             for completion in sorted(output.outputs, key=lambda c: c.index):
-                samples.append(self._to_sample(index, completion))
+                if begin <= index * n + completion.index < end:
+                    samples.append(self._to_sample(index, completion))
             if progress is not None:
                 progress.update(n)
         return samples
+
+    def score(
+        self, prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]]
+    ) -> list[list[float]]:
+        """Per-token log-probs of each response under the engine's current weights (temperature 1), from vLLM's
+        prompt log-probs of prompt + response: the engine-side counterpart of
+        :func:`pearbench.models.generation.score_responses`."""
+        from vllm.inputs import TokensPrompt
+
+        if len(prompts) != len(responses):
+            raise PearbenchError(f"{len(prompts)} prompts but {len(responses)} responses")
+        if any(len(p) == 0 for p in prompts) or any(len(r) == 0 for r in responses):
+            raise PearbenchError("score needs a non-empty prompt and response in every pair")
+        sequences = [[int(t) for t in p] + [int(t) for t in r] for p, r in zip(prompts, responses)]
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=1.0, prompt_logprobs=0, detokenize=False)
+        outputs = self.engine.generate(
+            [TokensPrompt(prompt_token_ids=s) for s in sequences], params, use_tqdm=False
+        )
+        scores = []
+        for prompt, sequence, output in zip(prompts, sequences, outputs):
+            entries = output.prompt_logprobs[len(prompt) :]
+            tokens = sequence[len(prompt) :]
+            scores.append([float(entry[token].logprob) for entry, token in zip(entries, tokens)])
+        return scores
+
+    def close(self) -> None:
+        """Stop the engine's process and free its memory now (instead of when the object is collected)."""
+        engine, self.engine = getattr(self, "engine", None), None
+        core = getattr(getattr(engine, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
 
     def _to_sample(self, prompt_index: int, completion: Any) -> Sample:
         ids = [int(t) for t in completion.token_ids]
