@@ -213,10 +213,15 @@ class Harness:
 
 
 def check_processes(ctx: RunContext, processes: int) -> None:
-    """Each of ``processes`` data-parallel processes needs at least one item of every SFT and RL step's batch."""
+    """Each of ``processes`` data-parallel processes needs at least one item of every SFT and RL step's batch, and
+    their rollouts come from the hf sampler (refused before any work otherwise)."""
     group = distributed.Parallel(world_size=processes)
     group.require_items(ctx.profile.sft.batch_size, "[sft] batch_size")
     group.require_items(ctx.profile.rl.prompts_per_step, "[rl] prompts_per_step")
+    if processes > 1 and ctx.profile.rl.rollout_backend != "hf":
+        raise PearbenchError(
+            f'--processes {processes} samples RL rollouts with the hf sampler only: set [rl] rollout_backend = "hf"'
+        )
 
 
 def run(request: RunRequest) -> dict[str, Any] | None:

@@ -234,6 +234,8 @@ def train_grpo(
         raise PearbenchError("GRPO got no training prompts")
     parallel = parallel or SINGLE
     parallel.require_items(config.prompts_per_step, "[rl] prompts_per_step")
+    if parallel.enabled and rollouts is not None:
+        raise PearbenchError("data-parallel GRPO samples its rollouts with the hf sampler, not a vLLM engine")
     optimizer = adamw(model, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     run = ResumableRun(
         model,
