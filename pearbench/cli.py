@@ -9,8 +9,8 @@ stderr and exit with code 2, no traceback. ``-v`` / ``-q`` (before or after the 
 from __future__ import annotations
 
 import argparse
-import os
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
