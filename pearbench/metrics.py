@@ -285,3 +285,10 @@ def kendall_tau_b_bootstrap(
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(found, [alpha, 1.0 - alpha])
     return float(low), float(high)
+
+
+def format_ci(metric: dict[str, float] | None) -> str:
+    """``0.301 [0.270, 0.333]`` for a ``{"value", "low", "high"}`` metric; ``n/a`` when there is none."""
+    if not metric:
+        return "n/a"
+    return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pearbench.metrics import format_ci
+
 KS = (1, 2, 4, 8)
 DEFAULT_METHOD = "pear-seq"
 
@@ -62,12 +64,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
-def _fmt(metric: dict[str, float] | None) -> str:
-    if not metric:
-        return "n/a"
-    return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
-
-
 def rl_gain_lines(record: dict[str, Any]) -> list[str]:
     """The RL gain on the test split: post-RL minus SFT-stage pass@1, paired over the problems evaluated at both
     stages (per problem c/n), with its paired-bootstrap 95% CI and p-value, and a plain verdict."""
@@ -111,9 +107,9 @@ def summary_lines(record: dict[str, Any], out: str | Path | None = None) -> list
     for k in [k for k in KS if k <= n]:
         key = f"pass@{k}"
         lines.append(
-            f"| {key} | {_fmt(ref.get('base', {}).get('metrics', {}).get(key))} | "
-            f"{_fmt(ref.get('teacher', {}).get('metrics', {}).get(key))} | "
-            f"{_fmt(record['metrics']['sft'].get(key))} | {_fmt(record['metrics']['rl'].get(key))} |"
+            f"| {key} | {format_ci(ref.get('base', {}).get('metrics', {}).get(key))} | "
+            f"{format_ci(ref.get('teacher', {}).get('metrics', {}).get(key))} | "
+            f"{format_ci(record['metrics']['sft'].get(key))} | {format_ci(record['metrics']['rl'].get(key))} |"
         )
     lines += ["", *rl_gain_lines(record)]
     for name, by_model in (record.get("heldout") or {}).items():
@@ -127,7 +123,9 @@ def summary_lines(record: dict[str, Any], out: str | Path | None = None) -> list
             m for m in some["metrics"] if m[:4] in ("avg@", "maj@")
         ]
         for metric in metrics:
-            cells = [_fmt(by_model.get(w, {}).get("metrics", {}).get(metric)) for w in ("base", "sft", "rl")]
+            cells = [
+                format_ci(by_model.get(w, {}).get("metrics", {}).get(metric)) for w in ("base", "sft", "rl")
+            ]
             lines.append(f"| {metric} | " + " | ".join(cells) + " |")
         errors = {w: r["verifier_errors"]["total"] for w, r in by_model.items()}
         truncated = {w: r["truncated"] for w, r in by_model.items()}

@@ -12,6 +12,7 @@ from pearbench.harness.evaluate import evaluate_policy
 from pearbench.harness.stages import _load, hash_seed
 from pearbench.hashing import config_hash
 from pearbench.io import atomic_write_json
+from pearbench.metrics import format_ci
 from pearbench.models.generation import GenerationConfig, HFBackend
 
 if TYPE_CHECKING:
@@ -100,14 +101,8 @@ def reference_eval(
     stage.finish({})
     for role in ("base", "teacher"):
         m = out[role]["metrics"]
-        say(f"  {role}: pass@1 {m['pass@1']['value']:.3f}, pass@8 {_fmt(m.get('pass@8'))}")
+        say(f"  {role}: pass@1 {m['pass@1']['value']:.3f}, pass@8 {format_ci(m.get('pass@8'))}")
     return out
-
-
-def _fmt(metric: dict[str, float] | None) -> str:
-    if not metric:
-        return "n/a"
-    return f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
 
 
 def evaluate(ctx: RunContext, splits, model_dir: Path, model_stage: StageDir, which: str) -> dict[str, Any]:
@@ -209,5 +204,5 @@ def heldout(
             "generation": {**config.to_dict(), "n": n, "limit": e.heldout_limit, "chat": key["chat"]},
             "outcomes": [{k: o[k] for k in ("id", "n", "c", "errors")} for o in report["outcomes"]],
         }
-        say(f"  {name} ({which}): pass@1 {_fmt(report['metrics'].get('pass@1'))}")
+        say(f"  {name} ({which}): pass@1 {format_ci(report['metrics'].get('pass@1'))}")
     return out

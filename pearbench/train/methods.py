@@ -48,6 +48,7 @@ from typing import Any, Protocol
 from torch import Tensor
 
 from pearbench.errors import PearbenchError, unknown
+from pearbench.io import read_toml
 from pearbench.train.bundled import BUNDLED_METHODS
 from pearbench.train.objectives import ObjectiveOutput
 from pearbench.train.options import (
@@ -69,11 +70,6 @@ from pearbench.train.options import (
     options_to_dict,
     parse_option_text,
 )
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 #: Public names: the registry's own, and the option names of :mod:`pearbench.train.options` (re-exported).
 __all__ = [
@@ -293,15 +289,7 @@ def _is_path(name_or_path: str | Path) -> bool:
 
 
 def _read_recipe(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise PearbenchError(f"recipe file not found: {path}") from None
-    except IsADirectoryError:
-        raise PearbenchError(f"recipe path is a directory, not a TOML file: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PearbenchError(f"malformed recipe file {path}: {exc}") from None
+    return read_toml(path, "recipe")
 
 
 def parse_recipe(
