@@ -80,7 +80,10 @@ def test_unknown_name_lists_the_choices() -> None:
 
 def test_hub_path_without_datasets_package_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail like an absent package
-    with pytest.raises(PearbenchError, match=r"pip install datasets.*data_file="):
+    with pytest.raises(
+        PearbenchError,
+        match=r"pip install 'pearbench\[hub\]'\) and network access; or give a local .*--data-file FILE",
+    ):
         load_dataset("aime2025")
 
 

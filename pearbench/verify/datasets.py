@@ -407,14 +407,15 @@ def _load_hub(spec: DatasetSpec) -> list[Problem]:  # pragma: no cover - needs n
     except ImportError:
         raise PearbenchError(
             f"loading {spec.name!r} from the Hugging Face hub ({spec.hub_id}) needs the optional package "
-            f"`datasets` (pip install datasets); or pass data_file= (--data-file) a local JSONL/parquet copy"
+            "`datasets` (pip install 'pearbench[hub]') and network access; or give a local JSONL/parquet copy with "
+            "--data-file FILE (data_file= in Python)"
         ) from None
     try:
         table = hf_datasets.load_dataset(spec.hub_id, split=spec.hub_split)
     except Exception as exc:  # noqa: BLE001 - offline, renamed, gated: one clear message
         raise PearbenchError(
             f"could not load {spec.hub_id!r} (split {spec.hub_split!r}) from the Hugging Face hub: {exc}; "
-            "pass data_file= (--data-file) a local JSONL/parquet copy instead"
+            "give a local JSONL/parquet copy with --data-file FILE (data_file= in Python) instead"
         ) from None
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -439,7 +440,7 @@ def _load_champ() -> list[Problem]:
     except ImportError:
         raise PearbenchError(
             "dataset 'champ' ships in the PyPI package champ-dataset: pip install champ-dataset "
-            "(or pip install 'pearbench[champ]'), or pass data_file= a local copy"
+            "(or pip install 'pearbench[champ]'), or give a local copy with --data-file FILE (data_file= in Python)"
         ) from None
     try:
         from importlib.metadata import version
