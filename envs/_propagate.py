@@ -14,6 +14,7 @@ the logging solvers (traces) and the silent ones (generation calls them thousand
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -148,3 +149,31 @@ def search(
 
     visit(domains)
     return found
+
+
+def random_latin_square(n: int, rng: random.Random) -> list[list[int]]:
+    """A random Latin square over 1..n by randomised backtracking, cell by cell (every square has positive
+    probability). Used by futoshiki, kenken and skyscrapers."""
+    grid = [[0] * n for _ in range(n)]
+    rows = [0] * n
+    cols = [0] * n
+
+    def fill(cell: int) -> bool:
+        if cell == n * n:
+            return True
+        r, c = divmod(cell, n)
+        options = [v for v in range(1, n + 1) if not (rows[r] | cols[c]) >> v & 1]
+        rng.shuffle(options)
+        for v in options:
+            grid[r][c] = v
+            rows[r] |= 1 << v
+            cols[c] |= 1 << v
+            if fill(cell + 1):
+                return True
+            rows[r] &= ~(1 << v)
+            cols[c] &= ~(1 << v)
+        grid[r][c] = 0
+        return False
+
+    fill(0)
+    return grid

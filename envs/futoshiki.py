@@ -14,6 +14,7 @@ from pearbench.envs._propagate import (
     low,
     mask_values,
     narrow,
+    random_latin_square,
     search,
     solved,
 )
@@ -138,28 +139,6 @@ def _solved_by_propagation(n: int, grid: list[list[int]], clues: list[tuple[str,
 
 def count_solutions(n: int, givens: dict[tuple[int, int], int], less, limit: int = 2) -> int:
     return len(_Solver(n, givens, less).solutions(limit))
-
-
-def random_latin_square(n: int, rng: random.Random) -> list[list[int]]:
-    """A random Latin square by randomised backtracking, cell by cell."""
-    grid = [[0] * n for _ in range(n)]
-
-    def fill(cell: int) -> bool:
-        if cell == n * n:
-            return True
-        r, c = divmod(cell, n)
-        used = set(grid[r][:c]) | {grid[i][c] for i in range(r)}
-        options = [v for v in range(1, n + 1) if v not in used]
-        rng.shuffle(options)
-        for value in options:
-            grid[r][c] = value
-            if fill(cell + 1):
-                return True
-        grid[r][c] = 0
-        return False
-
-    fill(0)
-    return grid
 
 
 def is_valid_grid(grid: list[list[int]], n: int) -> bool:

@@ -8,6 +8,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from pearbench.envs._propagate import random_latin_square
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
@@ -37,33 +38,6 @@ class KenKenConfig:
             raise ValueError(f"operations must be distinct characters from {_OPS!r}")
         if "+" not in self.operations and "*" not in self.operations:
             raise ValueError("operations must include + or * (cages of three or more cells need one)")
-
-
-def random_latin_square(n: int, rng: random.Random) -> list[list[int]]:
-    """A random Latin square over 1..n by randomised backtracking, cell by cell."""
-    grid = [[0] * n for _ in range(n)]
-    rows = [0] * n
-    cols = [0] * n
-
-    def fill(cell: int) -> bool:
-        if cell == n * n:
-            return True
-        r, c = divmod(cell, n)
-        options = [v for v in range(1, n + 1) if not (rows[r] | cols[c]) >> v & 1]
-        rng.shuffle(options)
-        for v in options:
-            grid[r][c] = v
-            rows[r] |= 1 << v
-            cols[c] |= 1 << v
-            if fill(cell + 1):
-                return True
-            rows[r] &= ~(1 << v)
-            cols[c] &= ~(1 << v)
-        grid[r][c] = 0
-        return False
-
-    fill(0)
-    return grid
 
 
 def random_cages(n: int, max_cage: int, rng: random.Random) -> list[list[tuple[int, int]]]:

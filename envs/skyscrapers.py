@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from math import comb
 from typing import Any
 
+from pearbench.envs._propagate import random_latin_square
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
@@ -185,28 +186,6 @@ def solved_by_propagation(n: int, clues: dict[str, list[int]], givens: dict[int,
 
 def count_solutions(n: int, clues: dict[str, list[int]], givens: dict[int, int], limit: int = 2) -> int:
     return len(_Solver(n, clues, givens).solutions(limit))
-
-
-def random_latin_square(n: int, rng: random.Random) -> list[list[int]]:
-    """A random Latin square by randomised backtracking, cell by cell (every square has positive probability)."""
-    grid = [[0] * n for _ in range(n)]
-
-    def fill(cell: int) -> bool:
-        if cell == n * n:
-            return True
-        r, c = divmod(cell, n)
-        used = set(grid[r][:c]) | {grid[i][c] for i in range(r)}
-        options = [v for v in range(1, n + 1) if v not in used]
-        rng.shuffle(options)
-        for value in options:
-            grid[r][c] = value
-            if fill(cell + 1):
-                return True
-        grid[r][c] = 0
-        return False
-
-    fill(0)
-    return grid
 
 
 def all_clues(grid: list[list[int]]) -> dict[str, list[int]]:
