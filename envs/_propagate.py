@@ -177,3 +177,24 @@ def random_latin_square(n: int, rng: random.Random) -> list[list[int]]:
 
     fill(0)
     return grid
+
+
+#: Characters allowed between the cells of a grid answer (and ignored).
+GRID_SEPARATORS = frozenset(" \t\r\n,;|/[](){}'\"")
+
+
+def parse_square_grid(text: str, n: int, alphabet: str = "0123456789") -> list[list[int]] | None:
+    """n*n one-character cells from ``alphabet``, row-major, with any :data:`GRID_SEPARATORS` between them; None if
+    anything else appears or the count is not n*n (stops reading past n*n cells, so it is linear and bounded).
+    Used by futoshiki, kenken, skyscrapers (digits) and binairo (``"01"``)."""
+    cells = []
+    for char in text:
+        if char in alphabet:
+            cells.append(ord(char) - 48)
+            if len(cells) > n * n:
+                return None
+        elif char not in GRID_SEPARATORS:
+            return None
+    if len(cells) != n * n:
+        return None
+    return [cells[r * n : (r + 1) * n] for r in range(n)]

@@ -12,10 +12,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from pearbench.envs._propagate import parse_square_grid
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
-_SEPARATORS = frozenset(" \t\r\n,;|/[](){}'\"")
 #: the valid grids are counted by depth-first search up to this many (a lower bound on the instance space)
 COUNT_CAP = 25_000
 
@@ -252,17 +252,7 @@ def count_grids(n: int, unique: bool, cap: int = COUNT_CAP) -> int:
 
 def parse_grid(text: str, n: int) -> list[list[int]] | None:
     """n*n digits 0/1 row-major with any separators; None if anything else appears or the count is wrong."""
-    bits: list[int] = []
-    for char in text:
-        if char in "01":
-            bits.append(int(char))
-            if len(bits) > n * n:
-                return None
-        elif char not in _SEPARATORS:
-            return None
-    if len(bits) != n * n:
-        return None
-    return [bits[r * n : (r + 1) * n] for r in range(n)]
+    return parse_square_grid(text, n, "01")
 
 
 @register_env

@@ -14,6 +14,7 @@ from pearbench.envs._propagate import (
     low,
     mask_values,
     narrow,
+    parse_square_grid,
     random_latin_square,
     search,
     solved,
@@ -21,7 +22,6 @@ from pearbench.envs._propagate import (
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
-_SEPARATORS = frozenset(" \t\r\n,;|/[](){}'\"")
 _MAX_ANSWER_CHARS = 2_000
 #: generation adds clues this many at a time between propagations (pruning removes any excess)
 _ADD_BATCH = 3
@@ -150,17 +150,7 @@ def is_valid_grid(grid: list[list[int]], n: int) -> bool:
 
 def parse_grid(text: str, n: int) -> list[list[int]] | None:
     """Digits row-major with any separators; None if anything else appears or the count is not n*n."""
-    digits = []
-    for char in text:
-        if char.isdigit() and char.isascii():
-            digits.append(int(char))
-            if len(digits) > n * n:
-                return None
-        elif char not in _SEPARATORS:
-            return None
-    if len(digits) != n * n:
-        return None
-    return [digits[r * n : (r + 1) * n] for r in range(n)]
+    return parse_square_grid(text, n)
 
 
 def render_board(n: int, givens: dict[tuple[int, int], int], less: list) -> list[str]:

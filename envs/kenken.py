@@ -8,12 +8,11 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from pearbench.envs._propagate import random_latin_square
+from pearbench.envs._propagate import parse_square_grid, random_latin_square
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
 _OPS = "+-*/"
-_SEPARATORS = frozenset(" \t\r\n,;|/[](){}'\"")
 _MAX_ANSWER_CHARS = 1_000
 _LABELS = string.ascii_uppercase + string.ascii_lowercase
 _OP_WORDS = {"+": "sum", "-": "difference", "*": "product", "/": "quotient", "=": "value"}
@@ -275,17 +274,7 @@ class _Solver:
 
 def parse_grid(text: str, n: int) -> list[list[int]] | None:
     """n*n digits row-major with any separators; None if anything else appears or the count is not n*n."""
-    digits = []
-    for char in text:
-        if "0" <= char <= "9":
-            digits.append(ord(char) - 48)
-            if len(digits) > n * n:
-                return None
-        elif char not in _SEPARATORS:
-            return None
-    if len(digits) != n * n:
-        return None
-    return [digits[r * n : (r + 1) * n] for r in range(n)]
+    return parse_square_grid(text, n)
 
 
 @register_env

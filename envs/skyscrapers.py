@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from math import comb
 from typing import Any
 
-from pearbench.envs._propagate import random_latin_square
+from pearbench.envs._propagate import parse_square_grid, random_latin_square
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
-_SEPARATORS = frozenset(" \t\r\n,;|/[](){}'\"")
 #: number of Latin squares of order n (OEIS A002860)
 LATIN_SQUARES = {3: 12, 4: 576, 5: 161_280, 6: 812_851_200, 7: 61_479_419_904_000}
 _SIDES = ("top", "bottom", "left", "right")
@@ -214,17 +213,7 @@ def grid_ok(grid: list[list[int]], clues: dict[str, list[int]], givens: dict[int
 
 def parse_grid(text: str, n: int) -> list[list[int]] | None:
     """Digits row-major with any separators; None if anything else appears or the count is not n*n."""
-    digits = []
-    for char in text:
-        if "0" <= char <= "9":
-            digits.append(int(char))
-            if len(digits) > n * n:
-                return None
-        elif char not in _SEPARATORS:
-            return None
-    if len(digits) != n * n:
-        return None
-    return [digits[r * n : (r + 1) * n] for r in range(n)]
+    return parse_square_grid(text, n)
 
 
 def render(n: int, clues: dict[str, list[int]], givens: dict[int, int]) -> list[str]:
