@@ -10,9 +10,9 @@ from __future__ import annotations
 import heapq
 import random
 from dataclasses import dataclass
-from math import comb
 from typing import Any
 
+from pearbench.envs._graphs import check_weighted_graph_knobs, random_structure
 from pearbench.envs.base import Game, Instance
 from pearbench.registry import register_env
 
@@ -31,31 +31,11 @@ class ShortestPathConfig:
     min_hops: int = 2
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n_vertices, int) or not 3 <= self.n_vertices <= 30:
-            raise ValueError(f"n_vertices must be an integer in 3..30, got {self.n_vertices!r}")
-        if not isinstance(self.n_edges, int) or not self.n_vertices - 1 <= self.n_edges <= comb(
-            self.n_vertices, 2
-        ):
-            raise ValueError("n_edges must be an integer in n_vertices-1..n_vertices*(n_vertices-1)/2")
-        if not isinstance(self.max_weight, int) or not 1 <= self.max_weight <= 99:
-            raise ValueError(f"max_weight must be an integer in 1..99, got {self.max_weight!r}")
+        check_weighted_graph_knobs(self.n_vertices, self.n_edges, self.max_weight)
         if not isinstance(self.directed, bool):
             raise ValueError("directed must be True or False")
         if not isinstance(self.min_hops, int) or not 1 <= self.min_hops < self.n_vertices:
             raise ValueError("min_hops must be an integer in 1..n_vertices-1")
-
-
-def random_structure(rng: random.Random, n: int, m: int) -> list[tuple[int, int]]:
-    """A random connected simple graph with m edges: a random spanning tree plus m-(n-1) random other pairs."""
-    order = list(range(n))
-    rng.shuffle(order)
-    edges = set()
-    for i in range(1, n):
-        u, v = order[i], order[rng.randrange(i)]
-        edges.add((min(u, v), max(u, v)))
-    rest = [(u, v) for u in range(n) for v in range(u + 1, n) if (u, v) not in edges]
-    edges.update(rng.sample(rest, m - (n - 1)))
-    return sorted(edges)
 
 
 def neighbours(n: int, edges: list[list[int]], directed: bool) -> list[list[tuple[int, int]]]:
