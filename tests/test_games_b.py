@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from brute_force import latin_squares
 
 import pearbench  # noqa: F401 - registers the games
 from pearbench.envs import futoshiki, hanoi, nonogram, nqueens, zebra
@@ -274,25 +275,12 @@ def test_nonogram_accepts_every_grid_that_fits_the_clues() -> None:
 
 
 # -- futoshiki ----------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
-def _latin_squares(n: int) -> list[tuple[tuple[int, ...], ...]]:
-    """Every n x n Latin square over 1..n (rows are permutations, columns have no repeats)."""
-    rows = list(itertools.permutations(range(1, n + 1)))
-    squares = [()]
-    for _ in range(n):
-        squares = [
-            (*square, row)
-            for square in squares
-            for row in rows
-            if all(row[c] != earlier[c] for earlier in square for c in range(n))
-        ]
-    return squares
 
 
 def _futoshiki_brute(n: int, givens: dict, less: list) -> list[list[list[int]]]:
     return [
         [list(row) for row in square]
-        for square in _latin_squares(n)
+        for square in latin_squares(n)
         if all(square[r][c] == v for (r, c), v in givens.items())
         and all(square[a][b] < square[c][d] for (a, b), (c, d) in less)
     ]

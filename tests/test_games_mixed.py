@@ -12,6 +12,7 @@ import string
 from math import comb
 
 import pytest
+from brute_force import latin_squares
 
 import pearbench  # noqa: F401 - registers the games
 from pearbench.envs import bit_manipulation, calendar_arithmetic, kenken, magic_square, vigenere
@@ -546,24 +547,12 @@ def test_magic_square_instance_space() -> None:
 
 
 # -- kenken -------------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
-def _latin_squares(n: int) -> list[tuple[tuple[int, ...], ...]]:
-    rows = list(itertools.permutations(range(1, n + 1)))
-    squares = [()]
-    for _ in range(n):
-        squares = [
-            (*square, row)
-            for square in squares
-            for row in rows
-            if all(row[c] != earlier[c] for earlier in square for c in range(n))
-        ]
-    return squares
 
 
 def _kenken_brute(n: int, cages) -> list:
     return [
         square
-        for square in _latin_squares(n)
+        for square in latin_squares(n)
         if all(kenken.cage_holds(op, target, [square[r][c] for r, c in cells]) for op, target, cells in cages)
     ]
 
@@ -582,7 +571,7 @@ def test_kenken_accepts_every_solution_and_solver_matches_brute_force() -> None:
             assert game.check(instance, "\n".join("".join(map(str, row)) for row in square))
             assert game.check(instance, str([list(row) for row in square]))
         # Latin squares that break a cage are refused
-        broken = next(s for s in _latin_squares(4) if s not in solutions)
+        broken = next(s for s in latin_squares(4) if s not in solutions)
         assert not game.check(instance, "/".join("".join(map(str, row)) for row in broken))
         # a grid meeting every cage but not Latin is refused too
         assert not game.check(instance, "1111/2222/3333/4444")
@@ -594,7 +583,7 @@ def test_kenken_solver_counts_against_brute_force_on_random_cages() -> None:
     unsolvable = 0
     for _ in range(80):
         n = 4
-        square = rng.choice(_latin_squares(n))
+        square = rng.choice(latin_squares(n))
         cages = []
         for cells in kenken.random_cages(n, 3, rng):
             values = [square[r][c] for r, c in cells]

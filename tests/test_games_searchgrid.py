@@ -10,6 +10,7 @@ import itertools
 import random
 
 import pytest
+from brute_force import latin_squares
 
 import pearbench  # noqa: F401 - registers the games
 from pearbench.envs import binairo, lights_out, skyscrapers, sokoban
@@ -350,24 +351,12 @@ def test_sokoban_instance_space_family_claims() -> None:
 
 
 # -- skyscrapers --------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
-def _latin_squares(n: int) -> list[tuple[tuple[int, ...], ...]]:
-    rows = list(itertools.permutations(range(1, n + 1)))
-    squares = [()]
-    for _ in range(n):
-        squares = [
-            (*square, row)
-            for square in squares
-            for row in rows
-            if all(row[c] != earlier[c] for earlier in square for c in range(n))
-        ]
-    return squares
 
 
 def _sky_brute(n: int, clues: dict, givens: dict) -> list:
     return [
         square
-        for square in _latin_squares(n)
+        for square in latin_squares(n)
         if skyscrapers.grid_ok([list(row) for row in square], clues, givens)
     ]
 
@@ -406,7 +395,7 @@ def test_skyscrapers_visibility_and_latin_counts() -> None:
     assert skyscrapers.visible([2, 1, 4, 3]) == 2 and skyscrapers.visible([1, 2, 3, 4]) == 4
     assert skyscrapers.visible([4, 1, 2, 3]) == 1
     for n in (3, 4):
-        assert len(_latin_squares(n)) == skyscrapers.LATIN_SQUARES[n]
+        assert len(latin_squares(n)) == skyscrapers.LATIN_SQUARES[n]
 
 
 def test_skyscrapers_puzzles_are_unique_by_brute_force() -> None:
@@ -427,7 +416,7 @@ def test_skyscrapers_solver_counts_match_brute_force() -> None:
     rng = random.Random(3)
     for _ in range(40):
         n = 4
-        square = rng.choice(_latin_squares(n))
+        square = rng.choice(latin_squares(n))
         clues = skyscrapers.all_clues([list(row) for row in square])
         for slot in rng.sample(range(16), rng.randint(4, 14)):
             clues[skyscrapers._SIDES[slot // n]][slot % n] = 0
@@ -442,7 +431,7 @@ def test_skyscrapers_verifier_checks_the_rules() -> None:
     game, instances = batch("skyscrapers", "easy", 25)
     # with every clue hidden and no givens, every Latin square is a valid answer
     blank = with_problem(instances[0], top=[0] * 4, bottom=[0] * 4, left=[0] * 4, right=[0] * 4, givens=[])
-    for square in _latin_squares(4)[::37]:
+    for square in latin_squares(4)[::37]:
         assert game.check(blank, "\n".join("".join(map(str, row)) for row in square))
     assert not game.check(blank, "1234/1234/1234/1234")
     for instance in instances:
@@ -456,7 +445,7 @@ def test_skyscrapers_verifier_checks_the_rules() -> None:
         assert not game.check(instance, answer[:-1])
         assert not game.check(instance, answer.replace("4", "5"))
         wrong = next(
-            sq for sq in _latin_squares(4) if "/".join("".join(map(str, row)) for row in sq) != answer
+            sq for sq in latin_squares(4) if "/".join("".join(map(str, row)) for row in sq) != answer
         )
         assert not game.check(instance, "/".join("".join(map(str, row)) for row in wrong))
     assert game.instance_space() == 576 * 560  # L(4) * C(16, 3)
