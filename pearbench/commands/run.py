@@ -37,6 +37,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="train SFT and RL in N data-parallel processes on this machine (gloo on CPU, one GPU each on "
         "CUDA); N processes make the update one process makes (docs/scale.md) (default: 1)",
     )
+    parser.add_argument(
+        "--fsdp",
+        action="store_true",
+        help="with --processes N > 1: shard the trained model over the processes (FSDP2) instead of keeping a "
+        "full copy in each; the same update (docs/scale.md)",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -177,6 +183,7 @@ def _run(args: argparse.Namespace) -> int:
             out=args.out,
             progress=not args.no_progress,
             processes=args.processes,
+            fsdp=args.fsdp,
         )
     )
     if record is None:  # a rank other than 0 of `accelerate launch -m pearbench run`: rank 0 reports

@@ -86,7 +86,7 @@ def make_executor(args: argparse.Namespace):
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from pearbench.harness.runner import RunRequest
+    from pearbench.harness.runner import RunRequest, check_parallel_request
     from pearbench.harness.sweep import pending, plan
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -97,7 +97,9 @@ def _sweep(args: argparse.Namespace) -> int:
         out=args.out,
         progress=not args.no_progress,
         processes=args.processes,
+        fsdp=args.fsdp,
     )
+    check_parallel_request(base)  # --processes and --fsdp, before any run starts
     jobs = plan(methods, _parse_seeds(args.seeds), base)
     executor = make_executor(args)
     todo = pending(jobs, args.out)

@@ -44,7 +44,8 @@ class RunContext:
     ``label`` is the canonical method label (``sft@3x``, ``pear-token+gamma=0.99``), ``method_name`` the registered
     name (``sft``), ``method`` and ``options`` its loss and recipe options (the label's options applied),
     ``sft_factor`` the ``@Fx`` factor, ``method_recipe_hash`` the hash of those options. ``rank``/``world_size``
-    describe data-parallel training (rank 0 samples, evaluates and writes).
+    describe data-parallel training (rank 0 samples, evaluates and writes), ``sharding`` whether its model is
+    replicated ("replicate") or sharded ("fsdp") over the ranks.
     """
 
     out: Path
@@ -62,6 +63,7 @@ class RunContext:
     executor: str = "local"
     rank: int = 0
     world_size: int = 1
+    sharding: str = "replicate"
     timings: dict[str, float] = field(default_factory=dict)
     _tokenizer: Any = field(default=None, repr=False)
 

@@ -107,6 +107,7 @@ def record(
             "executor": ctx.executor,
             "dtype": ctx.profile.models.dtype,
             "world_size": ctx.world_size,  # data-parallel SFT/RL processes (pearbench.train.distributed)
+            "sharding": ctx.sharding,  # "replicate" or "fsdp" (pearbench.train.sharding)
             "rl_engine": "native",
             "rollout_backend": ctx.profile.rl.rollout_backend,  # [rl] rollout_backend: GRPO's sampler
             "behavior_backend": ctx.profile.behavior.backend,  # [behavior] backend: the teacher's sampler

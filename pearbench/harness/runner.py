@@ -48,6 +48,7 @@ class RunRequest:
     progress: bool = True
     executor: str = "local"  # what runs it: "local" or "ray" (a sweep executor); recorded as engine.executor
     processes: int = 1  # data-parallel SFT/RL processes (train.distributed); recorded as engine.world_size
+    fsdp: bool = False  # shard the trained model over the processes (train.sharding); engine.sharding
 
 
 def run_id_for(request: RunRequest) -> str:
@@ -93,8 +94,9 @@ class Harness:
         self.request = request
         self.ctx = build_context(request)
         # one of N data-parallel processes (joins their group), or one process alone (distributed.SINGLE)
-        self.parallel = distributed.setup(self.ctx.device)
+        self.parallel = distributed.setup(self.ctx.device, fsdp=request.fsdp)
         self.ctx.rank, self.ctx.world_size = self.parallel.rank, self.parallel.world_size
+        self.ctx.sharding = self.parallel.sharding
         check_processes(self.ctx, self.parallel.world_size)
         if not self.parallel.is_main:  # rank 0 reports the run
             self.ctx.progress = False
@@ -224,21 +226,33 @@ def check_processes(ctx: RunContext, processes: int) -> None:
         )
 
 
+def check_parallel_request(request: RunRequest) -> None:
+    """``--processes`` is a whole number >= 1, and ``--fsdp`` comes with ``--processes N > 1``."""
+    processes = request.processes
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise PearbenchError(f"--processes must be a whole number >= 1, got {processes!r}")
+    if request.fsdp and processes < 2:
+        raise PearbenchError(
+            f"--fsdp shards the model over data-parallel processes: give --processes N > 1, not {processes}"
+        )
+
+
 def run(request: RunRequest) -> dict[str, Any] | None:
     """Python API behind ``pearbench run``: returns the result record (also written under ``request.out``).
 
     ``request.processes = N > 1`` starts N processes here that train SFT and RL data-parallel
-    (:func:`pearbench.train.distributed.launch`). A process that is already one of N (``accelerate launch``,
-    ``torchrun``) runs its rank's part; there, ranks other than 0 return None.
+    (:func:`pearbench.train.distributed.launch`), sharded with ``request.fsdp`` (``ACCELERATE_USE_FSDP=true`` in
+    each process). A process that is already one of N (``accelerate launch``, ``torchrun``) runs its rank's part;
+    there, ranks other than 0 return None.
     """
+    check_parallel_request(request)
     processes = request.processes
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise PearbenchError(f"--processes must be a whole number >= 1, got {processes!r}")
     launched = distributed.launched_world_size()
     if processes > 1 and launched == 1:
         # a bad request fails here, before any process starts
         check_processes(build_context(request), processes)
-        return distributed.launch(run, (request,), processes=processes)
+        env = {"ACCELERATE_USE_FSDP": "true"} if request.fsdp else {}
+        return distributed.launch(run, (request,), processes=processes, env=env)
     if processes > 1 and launched != processes:
         raise PearbenchError(f"--processes {processes}, but this process was launched as one of {launched}")
     return Harness(request).run()

@@ -82,11 +82,12 @@ def _sft_objective():
 
 
 def _parallel(ctx: RunContext):
-    """The data-parallel group the SFT and RL stages train in (``ctx.rank`` of ``ctx.world_size``; one process: no
-    group). Every rank trains; rank 0 alone writes the stage's folder, and the others wait for it."""
+    """The data-parallel group the SFT and RL stages train in (``ctx.rank`` of ``ctx.world_size``, the model sharded
+    when ``ctx.sharding`` is "fsdp"; one process: no group). Every rank trains; rank 0 alone writes the stage's
+    folder, and the others wait for it."""
     from pearbench.train.distributed import Parallel
 
-    return Parallel(rank=ctx.rank, world_size=ctx.world_size)
+    return Parallel(rank=ctx.rank, world_size=ctx.world_size, fsdp=ctx.sharding == "fsdp")
 
 
 def _precision(ctx: RunContext) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 A checkpoint is a folder ``step-<N>`` holding ``model.safetensors`` (weights), ``optimizer.pt`` (optimizer and
 scheduler state, loaded with ``weights_only=True``) and ``state.json`` (step, logs). It is written to a temporary
-folder and renamed into place, so a folder named ``step-<N>`` is always complete.
+folder and renamed into place, so a folder named ``step-<N>`` is always complete. A sharded (FSDP) run writes the
+same files: its full weights and its full optimizer state, keyed as ``optimizer.state_dict()`` keys it
+(:mod:`pearbench.train.sharding`).
 """
 
 from __future__ import annotations
@@ -35,17 +37,20 @@ def save_checkpoint(
     directory: str | Path,
     step: int,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer | None,
+    optimizer: torch.optim.Optimizer | dict[str, Any] | None,
     state: dict[str, Any],
     *,
     keep: int = 1,
 ) -> Path:
+    """Write checkpoint ``step-<step>`` of ``model`` and ``optimizer`` (an optimizer, or its state dict) with
+    ``state`` into ``directory``, keeping the newest ``keep`` checkpoints."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=directory, prefix=f".step-{step}."))
     save_file(_state_dict_for_save(model), str(tmp / "model.safetensors"))
     if optimizer is not None:
-        torch.save({"optimizer": optimizer.state_dict()}, tmp / "optimizer.pt")
+        optimizer_state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
+        torch.save({"optimizer": optimizer_state}, tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, **state}, sort_keys=True))
     final = directory / f"step-{step}"
     if final.exists():
@@ -84,8 +89,16 @@ def load_checkpoint(
         )
     if hasattr(model, "tie_weights"):
         model.tie_weights()
-    if optimizer is not None and (path / "optimizer.pt").exists():
-        optimizer.load_state_dict(
-            torch.load(path / "optimizer.pt", weights_only=True, map_location="cpu")["optimizer"]
-        )
+    if optimizer is not None:
+        optimizer_state = load_optimizer_state(path)
+        if optimizer_state is not None:
+            optimizer.load_state_dict(optimizer_state)
     return json.loads((path / "state.json").read_text())
+
+
+def load_optimizer_state(path: str | Path) -> dict[str, Any] | None:
+    """The optimizer state dict of checkpoint ``path`` (on the CPU), or None when it has none."""
+    file = Path(path) / "optimizer.pt"
+    if not file.exists():
+        return None
+    return torch.load(file, weights_only=True, map_location="cpu")["optimizer"]

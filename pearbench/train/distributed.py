@@ -17,6 +17,10 @@ model is never wrapped and DDP's division by the world size never has to be undo
 The process group comes from accelerate (:class:`accelerate.PartialState`: gloo on CPU, NCCL on CUDA), joined by
 :func:`setup` when the process was started as one of N (``WORLD_SIZE`` set by :func:`launch`, ``torchrun`` or
 ``accelerate launch``). :func:`launch` starts N fresh (spawned) processes and returns rank 0's result.
+
+FSDP (:attr:`Parallel.fsdp`: ``ACCELERATE_USE_FSDP=true``, accelerate's ``distributed_type: FSDP``, or
+``pearbench run --fsdp``) shards the trained model instead of replicating it; the same contract holds, the
+reduce-scatter summing what step 2 all-reduces (:mod:`pearbench.train.sharding`).
 """
 
 from __future__ import annotations
@@ -56,10 +60,22 @@ class Parallel:
     """This process's place in a data-parallel run: ``rank`` of ``world_size`` processes.
 
     With ``world_size`` 1 (:data:`SINGLE`) every collective is a no-op and the loops run as they always have.
+    ``fsdp``: the loops shard the trained model over the ranks (FSDP2, :mod:`pearbench.train.sharding`) instead of
+    keeping a full replica per rank and all-reducing its gradients.
     """
 
     rank: int = 0
     world_size: int = 1
+    fsdp: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fsdp and self.world_size <= 1:
+            raise PearbenchError("FSDP shards the model over data-parallel processes: it needs more than one")
+
+    @property
+    def sharding(self) -> str:
+        """How the trained model is spread over the ranks: "fsdp" (sharded) or "replicate" (a full copy each)."""
+        return "fsdp" if self.fsdp else "replicate"
 
     @property
     def enabled(self) -> bool:
@@ -212,21 +228,34 @@ def fsdp_requested() -> bool:
     return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true", "yes")
 
 
-def setup(device: str = "cpu") -> Parallel:
+def check_fsdp(world_size: int) -> None:
+    """Refuse FSDP where it cannot run: in one process, or with accelerate's parameter offloading."""
+    if world_size <= 1:
+        raise PearbenchError(
+            "FSDP (--fsdp or ACCELERATE_USE_FSDP=true) shards the model over data-parallel processes, but this "
+            "run has one: use --processes N > 1 (or accelerate launch --num_processes N > 1), or drop FSDP"
+        )
+    if os.environ.get("FSDP_OFFLOAD_PARAMS", "false").lower() in ("1", "true", "yes"):
+        raise PearbenchError(
+            "the accelerate FSDP config asks for CPU offloading (fsdp_offload_params: true), which pearbench's FSDP "
+            "does not do: set it to false (docs/scale.md, 'Data-parallel training')"
+        )
+
+
+def setup(device: str = "cpu", *, fsdp: bool = False) -> Parallel:
     """This process's :class:`Parallel`: joins the process group (once) when started as one of N > 1 processes.
 
     The group is accelerate's (:class:`accelerate.PartialState`): gloo when ``device`` is the CPU, NCCL on CUDA (one
     GPU per rank, ``cuda:LOCAL_RANK``). In a single process nothing is initialised and :data:`SINGLE` comes back.
+    ``fsdp`` (or ``ACCELERATE_USE_FSDP=true`` in the environment) asks for sharded training: refused in one process.
     """
+    fsdp = fsdp or fsdp_requested()
+    if fsdp:
+        check_fsdp(launched_world_size())
     if dist.is_available() and dist.is_initialized():
-        return Parallel(rank=dist.get_rank(), world_size=dist.get_world_size())
+        return Parallel(rank=dist.get_rank(), world_size=dist.get_world_size(), fsdp=fsdp)
     if launched_world_size() <= 1:
         return SINGLE
-    if fsdp_requested():
-        raise PearbenchError(
-            "an accelerate FSDP config was given (ACCELERATE_USE_FSDP=true), but pearbench trains data-parallel "
-            "with full replicas only: launch without the FSDP config (docs/scale.md, 'Data-parallel training')"
-        )
     if not dist.is_available():  # pragma: no cover - every supported torch build has it
         raise PearbenchError("this torch build has no torch.distributed: data-parallel runs need it")
     from accelerate import PartialState
@@ -246,7 +275,7 @@ def setup(device: str = "cpu") -> Parallel:
             f"accelerate formed a group of {state.num_processes} process(es), but WORLD_SIZE is "
             f"{launched_world_size()}"
         )
-    return Parallel(rank=state.process_index, world_size=state.num_processes)
+    return Parallel(rank=state.process_index, world_size=state.num_processes, fsdp=fsdp)
 
 
 def free_port() -> int:
@@ -275,13 +304,21 @@ def _rank_main(index: int, fn: Callable[..., Any], args: tuple, env: dict[str, s
             dist.destroy_process_group()
 
 
-def launch(fn: Callable[..., Any], args: tuple = (), *, processes: int, threads: int | None = None) -> Any:
+def launch(
+    fn: Callable[..., Any],
+    args: tuple = (),
+    *,
+    processes: int,
+    threads: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Any:
     """Run ``fn(*args)`` in ``processes`` fresh (spawned) processes on this machine; returns rank 0's result.
 
     The processes find each other through ``MASTER_ADDR``/``MASTER_PORT`` (a free local port), ``RANK``,
     ``LOCAL_RANK`` and ``WORLD_SIZE``, as under torchrun; ``fn`` calls :func:`setup` to join the group. ``fn`` and
     ``args`` must be picklable (a module-level function). ``threads`` sets ``OMP_NUM_THREADS`` of each process
-    (default: left as it is, else 1). When a rank fails, the others are stopped; a rank's
+    (default: left as it is, else 1); ``env`` adds variables to each process's environment (``--fsdp``:
+    ``ACCELERATE_USE_FSDP=true``, as accelerate sets it). When a rank fails, the others are stopped; a rank's
     :class:`~pearbench.errors.PearbenchError` is raised here as it is, any other failure as a ``RuntimeError``
     with the failing rank's traceback.
     """
@@ -290,6 +327,7 @@ def launch(fn: Callable[..., Any], args: tuple = (), *, processes: int, threads:
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise PearbenchError(f"processes must be a whole number >= 1, got {processes!r}")
     env = {
+        **(env or {}),
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": str(free_port()),
         "WORLD_SIZE": str(processes),

@@ -10,6 +10,7 @@ shared with SFT, is :mod:`pearbench.train.loop`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pearbench.settings import Settings, setting
 from pearbench.train.distributed import SINGLE, Parallel
 from pearbench.train.loop import ResumableRun, adamw
 from pearbench.train.metrics_log import MetricsLog
+from pearbench.train.sharding import ShardedModel, clip_gradients, idle_pass, most_passes
 from pearbench.verify.verdict import Verdict
 
 AGGREGATIONS = ("token-mean", "seq-mean")
@@ -228,7 +230,9 @@ def train_grpo(
     ``parallel`` (:mod:`pearbench.train.distributed`): this process is one rank of a data-parallel group. Each rank
     samples, rewards and trains on a contiguous share of the step's prompts, with the random draws a single process
     makes for them (``HFBackend.generate(rows=...)``), so the group draws the samples one process would and makes
-    its update; ``monitor`` runs on rank 0 only.
+    its update; ``monitor`` runs on rank 0 only. With ``parallel.fsdp`` a sharded copy of ``model`` is trained
+    (:mod:`pearbench.train.sharding`); ``model`` samples the rollouts (each rank its own), runs the monitor and
+    the no-gradient passes, and gets the trained weights after every step.
     """
     if len(prompts) < 1:
         raise PearbenchError("GRPO got no training prompts")
@@ -236,7 +240,9 @@ def train_grpo(
     parallel.require_items(config.prompts_per_step, "[rl] prompts_per_step")
     if parallel.enabled and rollouts is not None:
         raise PearbenchError("data-parallel GRPO samples its rollouts with the hf sampler, not a vLLM engine")
-    optimizer = adamw(model, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    sharded = ShardedModel(model, parallel) if parallel.fsdp else None
+    trainee = sharded.module if sharded is not None else model  # the module the training passes run through
+    optimizer = adamw(trainee, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     run = ResumableRun(
         model,
         optimizer,
@@ -247,6 +253,7 @@ def train_grpo(
         log_for_checkpoint=finite_log,
         metrics=metrics,
         main=parallel.is_main,
+        sharded=sharded,
     )
     if reference is not None:
         reference.eval()
@@ -257,7 +264,7 @@ def train_grpo(
     if rollouts is not None:
         rollouts.sync(model)  # the engine samples from the policy's weights (also after a resume)
     measure_gap = rollouts is not None and config.temperature == 1.0 and config.top_p == 1.0
-    stop_checkpointing = enable_gradient_checkpointing(model, gradient_checkpointing)
+    stop_checkpointing = enable_gradient_checkpointing(trainee, gradient_checkpointing)
     gen_config = GenerationConfig(
         max_new_tokens=config.max_new_tokens,
         temperature=config.temperature,
@@ -270,6 +277,9 @@ def train_grpo(
     mine = parallel.shard(config.prompts_per_step)  # this rank's prompts of each step (all in one process)
     rows_of_mine = (mine.start * config.group_size, mine.stop * config.group_size)
     shard = {"rows": rows_of_mine} if parallel.enabled else {}
+    micro = config.micro_batch_size
+    # FSDP: every rank makes as many passes as the rank with the most micro-batches
+    passes = most_passes(parallel, config.prompts_per_step, micro, config.group_size) if sharded else 0
     for step in run.steps(desc=desc, progress=progress and parallel.is_main):
         rng = np.random.default_rng([seed, step, 1])
         chosen = rng.choice(
@@ -291,7 +301,6 @@ def train_grpo(
         advantages = advantages.to(device)
         gap = LogprobGap(samples, [len(p) for p in seq_prompts], mask) if measure_gap else None
         rows = input_ids.shape[0]
-        micro = config.micro_batch_size
         need_ref = reference is not None and (config.kl_coef > 0 or step % config.kl_log_every == 0)
         with torch.no_grad(), model_autocast(model, dtype):
             ref_lp = None
@@ -311,7 +320,7 @@ def train_grpo(
                         for i in range(0, rows, micro)
                     ]
                 )
-        model.train()
+        trainee.train()
         stats = {"clip_fraction": 0.0, "entropy": 0.0, "kl": 0.0, "loss": 0.0}
         for iteration in range(config.inner_iterations):
             optimizer.zero_grad(set_to_none=True)
@@ -323,7 +332,7 @@ def train_grpo(
             for i in range(0, rows, micro):
                 sl = slice(i, i + micro)
                 with model_autocast(model, dtype):
-                    lp, entropy = logprobs_and_entropy(model, input_ids[sl], attention[sl])
+                    lp, entropy = logprobs_and_entropy(trainee, input_ids[sl], attention[sl])
                 old = old_lp[sl] if old_lp is not None else lp.detach()
                 ref = ref_lp[sl] if ref_lp is not None else None
                 token_loss, clipped, kl = grpo_token_loss(
@@ -344,10 +353,13 @@ def train_grpo(
                 sums["entropy"] += float((entropy.detach() * m).sum())
                 sums["kl"] += float((kl.detach() * m).sum())
                 sums["loss"] += float(numerator.detach()) / denominator
+            for _ in range(passes - math.ceil(rows / micro)):
+                idle_pass(trainee, input_ids, attention)
             if parallel.enabled:  # gradients and statistics summed over the ranks' shares
-                parallel.sync_gradients(model.parameters())
+                if sharded is None:  # FSDP's reduce-scatters summed them already
+                    parallel.sync_gradients(model.parameters())
                 sums = dict(zip(sums, parallel.sum_floats(*sums.values())))
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            grad_norm = clip_gradients(trainee.parameters(), config.grad_clip)
             if not torch.isfinite(grad_norm):
                 raise PearbenchError(f"non-finite gradient at RL step {step}")
             optimizer.step()
@@ -357,6 +369,8 @@ def train_grpo(
                 "kl": sums["kl"] / total_tokens if need_ref else float("nan"),
                 "loss": sums["loss"],
             }
+        if sharded is not None:  # the next step's rollouts (and the monitor) sample the updated policy
+            sharded.refresh()
         if rollouts is not None:
             rollouts.sync(model)  # the next step's rollouts (and the monitor) sample the updated policy
             stats.update(gap.stats() if gap is not None else {})

@@ -24,10 +24,16 @@ import torch
 from pearbench.faults import maybe_die
 from pearbench.logs import ensure_logging
 from pearbench.logs import progress as progress_display
-from pearbench.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from pearbench.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_optimizer_state,
+    save_checkpoint,
+)
 
 if TYPE_CHECKING:
     from pearbench.train.metrics_log import MetricsLog
+    from pearbench.train.sharding import ShardedModel
 
 log = logging.getLogger("pearbench.train")
 
@@ -43,16 +49,28 @@ def adamw(
 
 
 def resume(
-    checkpoint_dir: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    checkpoint_dir: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sharded: ShardedModel | None = None,
 ) -> tuple[int, list[LogEntry]]:
     """Load the newest checkpoint in ``checkpoint_dir`` into ``model`` and ``optimizer``, if there is one.
 
-    Returns (the number of steps already taken, their log): (0, []) when there is no checkpoint.
+    ``sharded`` (FSDP, :mod:`pearbench.train.sharding`): ``model`` is its replica and ``optimizer`` the sharded
+    trainee's; the weights go into both. Returns (the number of steps already taken, their log): (0, []) when there is
+    no checkpoint.
     """
     found = latest_checkpoint(checkpoint_dir)
     if found is None:
         return 0, []
-    state = load_checkpoint(found, model, optimizer)
+    if sharded is None:
+        state = load_checkpoint(found, model, optimizer)
+    else:
+        state = load_checkpoint(found, model)
+        sharded.load_replica()
+        optimizer_state = load_optimizer_state(found)
+        if optimizer_state is not None:
+            sharded.load_optimizer_state(optimizer, optimizer_state)
     return int(state["step"]), list(state.get("log", []))
 
 
@@ -67,7 +85,9 @@ class ResumableRun:
     (with the learning rate when the entry has none) as a line of its ``metrics.jsonl``; a resumed loop first drops
     the lines after the checkpoint. A resumed loop logs "resumed from step K", whether progress is shown or not.
     ``main=False`` (a data-parallel rank other than 0, :mod:`pearbench.train.distributed`): the loop resumes from
-    the same checkpoints but writes none, and no metrics lines.
+    the same checkpoints but writes none, and no metrics lines. ``sharded`` (FSDP): ``model`` is the replica of that
+    :class:`~pearbench.train.sharding.ShardedModel` and ``optimizer`` its trainee's; every rank gathers the full
+    weights and optimizer state when a checkpoint is due, and rank 0 writes them.
     """
 
     def __init__(
@@ -82,6 +102,7 @@ class ResumableRun:
         log_for_checkpoint: Callable[[list[LogEntry]], Any] = lambda log: log,
         metrics: MetricsLog | None = None,
         main: bool = True,
+        sharded: ShardedModel | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -90,7 +111,8 @@ class ResumableRun:
         self.checkpoint_every = checkpoint_every
         self.fault_point = fault_point
         self.log_for_checkpoint = log_for_checkpoint
-        self.start, self.log = resume(checkpoint_dir, model, optimizer)
+        self.sharded = sharded
+        self.start, self.log = resume(checkpoint_dir, model, optimizer, sharded)
         self.metrics = metrics if main else None
         self.main = main
         self._bar: Any = None
@@ -121,13 +143,18 @@ class ResumableRun:
             self.metrics.write({"step": done, "lr": self.optimizer.param_groups[0]["lr"], **entry})
         self._bar.set_postfix(postfix)
         self._bar.update(1)
-        if self.main and (done % self.checkpoint_every == 0 or done == self.total):
-            save_checkpoint(
-                self.checkpoint_dir,
-                done,
-                self.model,
-                self.optimizer,
-                {"log": self.log_for_checkpoint(self.log)},
-            )
+        if done % self.checkpoint_every == 0 or done == self.total:
+            optimizer: Any = self.optimizer
+            if self.sharded is not None:  # every rank: the full weights into the replica, the optimizer state
+                self.sharded.refresh()
+                optimizer = self.sharded.optimizer_state(self.optimizer)
+            if self.main:
+                save_checkpoint(
+                    self.checkpoint_dir,
+                    done,
+                    self.model,
+                    optimizer,
+                    {"log": self.log_for_checkpoint(self.log)},
+                )
         if self.fault_point is not None:
             maybe_die(self.fault_point, done)

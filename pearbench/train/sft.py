@@ -27,6 +27,7 @@ from pearbench.train.distributed import SINGLE, Parallel
 from pearbench.train.loop import ResumableRun, adamw
 from pearbench.train.metrics_log import MetricsLog
 from pearbench.train.objectives import LossDiagnostics
+from pearbench.train.sharding import ShardedModel, clip_gradients, idle_pass, most_passes
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,17 @@ def train_sft(
     recomputes activations in the backward pass (:mod:`pearbench.models.precision`). ``metrics`` (optional) gets one
     line per step (:mod:`pearbench.train.metrics_log`). A ``desc`` starting with "pretrain" shows only nll and lr.
     ``parallel`` (:mod:`pearbench.train.distributed`): this process is one rank of a data-parallel group; it trains
-    on its shard of each step's batch and the group makes the update one process makes on the whole batch.
+    on its shard of each step's batch and the group makes the update one process makes on the whole batch. With
+    ``parallel.fsdp`` a sharded copy of ``model`` is trained (:mod:`pearbench.train.sharding`) and ``model`` gets
+    its weights at every checkpoint, the last step's included.
     """
     if not examples:
         raise PearbenchError("SFT got no training examples")
     parallel = parallel or SINGLE
     parallel.require_items(config.batch_size, "[sft] batch_size")
-    optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas)
+    sharded = ShardedModel(model, parallel) if parallel.fsdp else None
+    trainee = sharded.module if sharded is not None else model  # the module the passes run through
+    optimizer = make_optimizer(trainee, config.lr, config.weight_decay, config.betas)
     run = ResumableRun(
         model,
         optimizer,
@@ -146,10 +151,13 @@ def train_sft(
         fault_point="sft" if desc.startswith("sft") else None,
         metrics=metrics,
         main=parallel.is_main,
+        sharded=sharded,
     )
     shown = ("nll",) if desc.startswith("pretrain") else ("nll", "mean_weight")
-    model.train()
-    stop_checkpointing = enable_gradient_checkpointing(model, gradient_checkpointing)
+    trainee.train()
+    stop_checkpointing = enable_gradient_checkpointing(trainee, gradient_checkpointing)
+    # FSDP: every rank makes as many passes as the rank with the most micro-batches
+    passes = most_passes(parallel, config.batch_size, config.micro_batch_size) if sharded is not None else 0
     use_behavior = all(e.get("behavior_logprobs") is not None for e in examples)
     device = next(model.parameters()).device
     for step in run.steps(desc=desc, progress=progress and parallel.is_main):
@@ -173,21 +181,24 @@ def train_sft(
                 )
                 behavior = behavior.to(device)
             with model_autocast(model, dtype):
-                logprobs = token_logprobs(model, input_ids.to(device), attention.to(device))
+                logprobs = token_logprobs(trainee, input_ids.to(device), attention.to(device))
             out = objective(logprobs, behavior, mask.to(device), options)
             out.loss_sum.backward()
             total_normaliser += float(out.normaliser)
             diagnostics.append(out.diagnostics)
+        for _ in range(passes - math.ceil(len(indices) / config.micro_batch_size)):
+            idle_pass(trainee, input_ids.to(device), attention.to(device))
         if parallel.enabled:  # the whole batch's normaliser, diagnostics and gradient sums over the ranks
             total_normaliser = parallel.sum_floats(total_normaliser)[0]
             diagnostics = [LossDiagnostics(parallel.sum_tensor(LossDiagnostics.merge(diagnostics).sums))]
-            parallel.sync_gradients(model.parameters())
+            if sharded is None:  # FSDP's reduce-scatters summed them already
+                parallel.sync_gradients(model.parameters())
         if total_normaliser <= 0:
             raise PearbenchError("SFT batch has no response tokens")
-        for parameter in model.parameters():
+        for parameter in trainee.parameters():
             if parameter.grad is not None:
                 parameter.grad.div_(total_normaliser)
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        grad_norm = clip_gradients(trainee.parameters(), config.grad_clip)
         if not torch.isfinite(grad_norm):
             raise PearbenchError(f"non-finite gradient at SFT step {step}: the objective produced NaN/inf")
         optimizer.step()
