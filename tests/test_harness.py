@@ -34,6 +34,11 @@ def test_smoke_run_writes_a_valid_record(smoke_dir: Path) -> None:
     assert len(record["rl_curve"]["reward_mean"]) == 4
     assert record["packages"]["torch"]
     assert {"base", "teacher"} <= set(record["reference"])
+    # the threads the run really used: the profile's, or $PEARBENCH_THREADS when set
+    from pearbench.harness.config import load_profile
+    from pearbench.harness.context import threads_from_env
+
+    assert record["engine"]["threads"] == threads_from_env(load_profile("smoke").threads)
 
 
 def test_second_method_reuses_shared_stages(smoke_dir: Path) -> None:

@@ -12,6 +12,12 @@ import numpy as np
 from pearbench.harness.context import RunContext
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
 # -- record -------------------------------------------------------------------------------------------------------
 def _summary(log: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -108,6 +114,8 @@ def record(
             "dtype": ctx.profile.models.dtype,
             "world_size": ctx.world_size,  # data-parallel SFT/RL processes (pearbench.train.distributed)
             "sharding": ctx.sharding,  # "replicate" or "fsdp" (pearbench.train.sharding)
+            # torch threads of this process (the profile's `threads` unless $PEARBENCH_THREADS overrides it)
+            "threads": _torch_threads(),
             "rl_engine": "native",
             "rollout_backend": ctx.profile.rl.rollout_backend,  # [rl] rollout_backend: GRPO's sampler
             "behavior_backend": ctx.profile.behavior.backend,  # [behavior] backend: the teacher's sampler
