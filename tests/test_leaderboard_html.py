@@ -170,4 +170,6 @@ def test_escaping_alone_keeps_scripts_from_running(hostile_board, page_text, tmp
     dom = browser_dom(page, tmp_path)
     assert page_title(dom) == PAGE_TITLE
     assert dom.find_all("script") == []
-    assert [img.attrs.get("onerror") for img in dom.find_all("img")] == [None] * len(plot_images(hostile_board))
+    assert [img.attrs.get("onerror") for img in dom.find_all("img")] == [None] * len(
+        plot_images(hostile_board)
+    )

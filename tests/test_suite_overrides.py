@@ -74,7 +74,10 @@ def test_suites_without_overrides_keep_their_stage_keys(tmp_path: Path) -> None:
     overridden = _keys(_suite(tmp_path, linear="teacher_style_share = 1.0"))
     assert overridden["base"][0] != plain["base"][0]
     assert overridden["teacher"][0] == plain["teacher"][0]  # the teacher's corpus does not use them
-    assert overridden["base"][1]["corpus"]["per_env"]["math_linear"] == {"other_style_share": 1.0, "noise": 1.0}
+    assert overridden["base"][1]["corpus"]["per_env"]["math_linear"] == {
+        "other_style_share": 1.0,
+        "noise": 1.0,
+    }
 
 
 def test_corpus_uses_each_games_own_knobs(tmp_path: Path) -> None:

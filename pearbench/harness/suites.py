@@ -259,7 +259,9 @@ def describe_suite(name_or_path: str | None = None) -> dict[str, Any]:
                 "gym_id": game_cls.gym_id(),
                 "difficulty": spec.difficulty,
                 "weight": spec.weight,
-                "overrides": {k: v for k, v in spec.key().items() if k in ("teacher_style_share", "base_noise")},
+                "overrides": {
+                    k: v for k, v in spec.key().items() if k in ("teacher_style_share", "base_noise")
+                },
                 "knobs": game_cls(difficulty=spec.difficulty).config_dict(),
             }
         )
