@@ -336,7 +336,8 @@ def test_ci_format():
 def test_markdown_table(sweep_board):
     text = render_markdown([sweep_board])
     table = [line for line in text.splitlines() if line.startswith("| ") and "[" in line]
-    assert len(table) == len(sweep_board.rows) + len(sweep_board.references)
+    # main table, RL gain table (its header says "[95% CI]") and reference models
+    assert len(table) == 2 * len(sweep_board.rows) + 1 + len(sweep_board.references)
     first = [cell.strip() for cell in table[0].strip("|").split("|")]
     assert first[2] == sweep_board.rows[0].method_label
     assert all(CI_PATTERN.match(cell) for cell in first[5:9])
@@ -367,7 +368,8 @@ def test_latex_escapes_labels():
     )
     text = render_latex([board])
     assert r"my\_method" in text and "my_method &" not in text
-    assert text.count(r"\begin{tabular}") == 1 and r"\toprule" in text and r"\caption{" in text
+    # the main table and the RL gain table (no reference models in these records)
+    assert text.count(r"\begin{tabular}") == 2 and r"\toprule" in text and r"\caption{" in text
 
 
 def test_html_escapes_model_text(sweep_board):

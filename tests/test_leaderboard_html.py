@@ -145,6 +145,10 @@ def test_table_renders_and_model_text_stays_text(hostile_board, page_text, tmp_p
         r.method_label for r in hostile_board.rows
     ]
     assert all(len(row.find_all("td")) == 14 for row in rows)
+    (gain,) = dom.find_all("table", **{"class": "rl-gain"})  # the RL gain section: one row per method
+    gain_rows = gain.find_all("tbody")[0].find_all("tr")
+    assert [row.find_all("td")[0].text() for row in gain_rows] == [r.method_label for r in hostile_board.rows]
+    assert all(len(row.find_all("td")) == 7 for row in gain_rows)
     (reference,) = dom.find_all("table", **{"class": "reference"})
     assert len(reference.find_all("tbody")[0].find_all("tr")) == 2
 
@@ -170,4 +174,6 @@ def test_escaping_alone_keeps_scripts_from_running(hostile_board, page_text, tmp
     dom = browser_dom(page, tmp_path)
     assert page_title(dom) == PAGE_TITLE
     assert dom.find_all("script") == []
-    assert [img.attrs.get("onerror") for img in dom.find_all("img")] == [None] * len(plot_images(hostile_board))
+    assert [img.attrs.get("onerror") for img in dom.find_all("img")] == [None] * len(
+        plot_images(hostile_board)
+    )

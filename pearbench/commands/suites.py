@@ -67,6 +67,9 @@ def suite_toml(info: dict[str, Any]) -> str:
     for env in info["envs"]:
         lines += ["", "[[envs]]", f"name = {_toml_value(env['name'])}  # {env['gym_id']}"]
         lines += [f"difficulty = {_toml_value(env['difficulty'])}", f"weight = {_toml_value(env['weight'])}"]
+        lines += [
+            f"{k} = {_toml_value(v)}  # this game's own base-corpus knob" for k, v in env["overrides"].items()
+        ]
         knobs = ", ".join(f"{knob} = {_toml_value(value)}" for knob, value in env["knobs"].items())
         lines.append(f"# knobs at {env['difficulty']}: {knobs or '(none)'}")
     for table in ("styles", "mismatch"):

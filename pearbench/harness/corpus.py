@@ -58,20 +58,29 @@ def trace_corpus(
     prompt_style: str = "compact",
     seed: int = 0,
     chat: bool = False,
+    per_env: dict[str, dict[str, float]] | None = None,
 ) -> list[dict[str, Any]]:
-    """``size`` examples (prompt_ids, response_ids, text) drawn with replacement from ``instances``."""
+    """``size`` examples (prompt_ids, response_ids, text) drawn with replacement from ``instances``.
+
+    ``per_env`` maps an environment name to its own ``other_style_share`` and ``noise`` (the suite's per-environment
+    overrides); without it (or when empty) the corpus is exactly what it was before overrides existed.
+    """
+    per_env = per_env or {}
     rng = random.Random(f"corpus|{style}|{other_style}|{other_style_share}|{noise}|{seed}")
     solved: dict[tuple[str, str], str] = {}
     out = []
     for _ in range(size):
         instance = instances[rng.randrange(len(instances))]
         game = games[instance.env]
-        chosen = other_style if other_style and rng.random() < other_style_share else style
+        mix = per_env.get(instance.env, {})
+        share = mix.get("other_style_share", other_style_share)
+        chosen = other_style if other_style and rng.random() < share else style
         key = (instance.id, chosen)
         if key not in solved:
             solved[key] = game.solve(instance, chosen)
         trace = solved[key]
-        if noise and rng.random() < noise:
+        env_noise = mix.get("noise", noise)
+        if env_noise and rng.random() < env_noise:
             trace = corrupt_answer(trace, rng)
         prompt = prompt_text(game, instance, prompt_style)
         out.append(

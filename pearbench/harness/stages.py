@@ -41,7 +41,7 @@ def tasks(ctx: RunContext):
         "test": ctx.profile.data.test,
     }
     key = {
-        "envs": [e.__dict__ for e in ctx.suite.envs],
+        "envs": [e.key() for e in ctx.suite.envs],
         "sizes": sizes,
         "prompt_style": ctx.suite.prompt_style,
     }
@@ -108,6 +108,8 @@ def _pretrain_spec(ctx: RunContext, role: str) -> tuple[dict[str, Any], dict[str
             "other_style_share": suite.teacher_style_share,
             "noise": suite.base_noise,
         }
+        if suite.per_env_mix():  # only when an environment overrides them, so other keys stay as they were
+            corpus_spec["per_env"] = suite.per_env_mix()
     else:
         corpus_spec = {
             "style": suite.teacher_style,
@@ -122,7 +124,8 @@ def _pretrain_spec(ctx: RunContext, role: str) -> tuple[dict[str, Any], dict[str
         "pretrain": cfg.__dict__,
         "corpus": corpus_spec,
         "seed": suite.base_seed if role == "base" else suite.teacher_seed,
-        "envs": [e.__dict__ for e in suite.envs],
+        # the teacher's corpus ignores the base-corpus overrides, so its key leaves them out
+        "envs": [e.key() if role == "base" else e.key(overrides=False) for e in suite.envs],
         "prompt_style": suite.prompt_style,
         "train_size": ctx.profile.data.train,
     }

@@ -16,6 +16,10 @@ A suite is a TOML recipe (bundled in ``pearbench/data/suites/`` or any path)::
     teacher_style_share = 0.2       # share of teacher-style traces in the base corpus (lower = bigger gap)
     base_noise = 0.5                # fraction of base-corpus traces whose answer is corrupted
 
+An ``[[envs]]`` entry may override the two ``[mismatch]`` knobs for its own traces in the base corpus
+(``teacher_style_share = 1.0`` and ``base_noise = 0.0`` beside ``name``): in a mixed suite the base model can then be
+close to the teacher on one game and far from it on another, which spreads the PEAR sequence weights.
+
 Optionally a suite is one level of a *mismatch map* (a family of suites that differ in what separates π₀ from π_β;
 the leaderboard draws each map, ``map_<name>.md``): top-level ``map = "countdown"`` and ``map_level = "low"``,
 ``"mid"``, ``"high"`` or a number. Neither enters any stage key: a suite's stages and cache are those of the same
@@ -39,9 +43,23 @@ DEFAULT_SUITE = "countdown"
 
 @dataclass(frozen=True)
 class EnvSpec:
+    """One environment of a suite: its level, its weight in the splits, and optional per-environment overrides of
+    the suite's ``[mismatch]`` knobs for the base corpus (None: the suite's value)."""
+
     name: str
     difficulty: str
     weight: float = 1.0
+    teacher_style_share: float | None = None
+    base_noise: float | None = None
+
+    def key(self, overrides: bool = True) -> dict[str, Any]:
+        """The spec as stage keys hold it: the overrides only where set (never with ``overrides=False``), so keys
+        of suites without them stay as they were."""
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        if not overrides:
+            data.pop("teacher_style_share", None)
+            data.pop("base_noise", None)
+        return data
 
 
 @dataclass(frozen=True)
@@ -62,8 +80,26 @@ class Suite:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["envs"] = [asdict(e) for e in self.envs]
+        data["envs"] = [e.key() for e in self.envs]
         return data
+
+    def base_mix(self, env: str) -> tuple[float, float]:
+        """(teacher_style_share, base_noise) of ``env``'s traces in the base corpus: its overrides, else the
+        suite's."""
+        spec = next(e for e in self.envs if e.name == env)
+        share = self.teacher_style_share if spec.teacher_style_share is None else spec.teacher_style_share
+        noise = self.base_noise if spec.base_noise is None else spec.base_noise
+        return share, noise
+
+    def per_env_mix(self) -> dict[str, dict[str, float]]:
+        """The per-environment overrides of the base corpus knobs, resolved ({} when no environment has any)."""
+        if all(e.teacher_style_share is None and e.base_noise is None for e in self.envs):
+            return {}
+        out = {}
+        for spec in self.envs:
+            share, noise = self.base_mix(spec.name)
+            out[spec.name] = {"other_style_share": share, "noise": noise}
+        return out
 
     def games(self) -> dict[str, Any]:
         """One Game object per (env, difficulty), keyed by env name (one level per env per suite)."""
@@ -89,6 +125,9 @@ _KEYS = {
     "map",
     "map_level",
 }
+
+
+_ENV_KEYS = {"name", "difficulty", "weight", "teacher_style_share", "base_noise"}
 
 
 def _map_keys(data: dict[str, Any], where: str) -> tuple[str | None, str | float | None]:
@@ -138,6 +177,21 @@ def load_suite(name_or_path: str | None = None) -> Suite:
     for entry in data.get("envs", []):
         if not isinstance(entry, dict) or "name" not in entry:
             raise PearbenchError(f"suite {name_or_path}: each [[envs]] entry needs a name")
+        extra = sorted(set(entry) - _ENV_KEYS)
+        if extra:
+            raise PearbenchError(
+                f"unknown key {extra[0]!r} in an [[envs]] entry of suite {name_or_path}; allowed: "
+                f"{', '.join(sorted(_ENV_KEYS))}"
+            )
+        overrides = {}
+        for knob in ("teacher_style_share", "base_noise"):
+            if knob in entry:
+                value = entry[knob]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                    raise PearbenchError(
+                        f"suite {name_or_path}: {knob} of {entry['name']} must be a number in [0, 1], got {value!r}"
+                    )
+                overrides[knob] = float(value)
         game_cls = get_game_class(entry["name"])
         difficulty = entry.get("difficulty", game_cls.default_difficulty)
         if difficulty not in game_cls.levels:
@@ -145,7 +199,9 @@ def load_suite(name_or_path: str | None = None) -> Suite:
                 f"difficulty for {game_cls.name} in suite {name_or_path}", difficulty, game_cls.levels
             )
         envs.append(
-            EnvSpec(name=game_cls.name, difficulty=difficulty, weight=float(entry.get("weight", 1.0)))
+            EnvSpec(
+                name=game_cls.name, difficulty=difficulty, weight=float(entry.get("weight", 1.0)), **overrides
+            )
         )
     if not envs:
         raise PearbenchError(f"suite {name_or_path} lists no environments")
@@ -203,6 +259,9 @@ def describe_suite(name_or_path: str | None = None) -> dict[str, Any]:
                 "gym_id": game_cls.gym_id(),
                 "difficulty": spec.difficulty,
                 "weight": spec.weight,
+                "overrides": {
+                    k: v for k, v in spec.key().items() if k in ("teacher_style_share", "base_noise")
+                },
                 "knobs": game_cls(difficulty=spec.difficulty).config_dict(),
             }
         )

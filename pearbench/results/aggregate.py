@@ -10,6 +10,10 @@ One leaderboard per suite (and profile): one row per ``method_label``. Statistic
 - difference to ``sft`` after RL (``vs_sft``, in the tables) and after SFT (``vs_sft_after_sft``, in the plots):
   :func:`pearbench.metrics.paired_bootstrap` of v_p(method) − v_p(sft) at that stage over the problems present in
   every seed of both methods (two-sided p-value);
+- RL gain of each method (``rl_gain``): v_p(rl) − v_p(sft) of pass@1 over the method's own problems,
+  :func:`pearbench.metrics.paired_bootstrap` as for the differences to ``sft``; and each seed's own gain
+  (``rl_gain_per_seed``: mean over the same problems of that seed's pass@1 after RL minus after SFT, no CI), so the
+  seed gains average to the gain;
 - rankings by pass@1 (competition ranking: ties share the best rank) at the SFT stage and after RL, and Kendall's
   τ-b between the two (:func:`pearbench.metrics.kendall_tau_b`), with a 95% percentile-bootstrap CI: problems
   resampled jointly across methods and seeds (one resampled problem set for every method, seed and stage), the
@@ -193,6 +197,7 @@ def _method_row(
         for stage in STAGES
     }
     heldout, heldout_problems = _heldout_estimates(group, HEADLINE_KS, conflicts)
+    rl_gain, rl_gain_per_seed = _rl_gain(tables, problems)
     return MethodRow(
         method_label=label,
         method=method,
@@ -208,7 +213,29 @@ def _method_row(
         diagnostics=_diagnostics(group),
         heldout=heldout,
         heldout_problems=heldout_problems,
+        rl_gain=rl_gain,
+        rl_gain_per_seed=rl_gain_per_seed,
     )
+
+
+def _rl_gain(
+    tables: StageTables, problems: Sequence[ProblemKey]
+) -> tuple[Comparison | None, tuple[float, ...]]:
+    """Post-RL minus SFT-stage pass@1 of one method over ``problems``: seeds averaged per problem, paired bootstrap
+    over problems; and each seed's own mean gain over the same problems, in seed order."""
+    after_rl = seed_averaged_pass_at_k(tables["rl"], problems, 1)
+    after_sft = seed_averaged_pass_at_k(tables["sft"], problems, 1)
+    if after_rl is None or after_sft is None:
+        return None, ()
+    stats = paired_bootstrap(after_rl, after_sft)
+    gain = Comparison(stats["diff"], stats["low"], stats["high"], stats["p_value"], len(problems))
+    per_seed = []
+    for rl_table, sft_table in zip(tables["rl"], tables["sft"]):
+        # defined: every seed has at least 1 sample per problem, since the seed averages above are defined
+        rl = np.asarray(seed_averaged_pass_at_k([rl_table], problems, 1), dtype=np.float64)
+        sft = np.asarray(seed_averaged_pass_at_k([sft_table], problems, 1), dtype=np.float64)
+        per_seed.append(float(np.mean(rl - sft)))
+    return gain, tuple(per_seed)
 
 
 def _with_comparison(

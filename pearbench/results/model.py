@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 BASELINE_LABEL = "sft"
 #: the k of pass@k shown in the tables (and always computed)
 HEADLINE_KS = (1, 8)
+#: a seed "gained" from RL when its own gain in pass@1 is above this (a mean that is 0 in exact arithmetic can
+#: come out as ±1e-17 in floating point)
+GAIN_TOLERANCE = 1e-12
 
 #: (column, where in a record, what): the per-method training diagnostics shown under the Markdown table
 DIAGNOSTIC_COLUMNS = (
@@ -36,7 +39,8 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Paired difference method − sft at one stage (after SFT or after RL) over ``n_problems`` shared problems."""
+    """A paired difference over ``n_problems`` problems: method − sft at one stage (after SFT or after RL), or a
+    method's RL gain (after RL − after SFT, :attr:`MethodRow.rl_gain`)."""
 
     diff: float
     low: float
@@ -68,6 +72,16 @@ class MethodRow:
     heldout_problems: dict[str, int] = field(default_factory=dict)
     #: k -> SFT-stage difference to the sft row's SFT stage (for "none": the base model; empty for sft itself)
     vs_sft_after_sft: dict[int, Comparison] = field(default_factory=dict)
+    #: RL gain: post-RL minus SFT-stage pass@1 of this method, v_p(rl) − v_p(sft) over its problems (seeds averaged
+    #: per problem), with a paired-bootstrap CI and p-value (for "none": RL minus the base model)
+    rl_gain: Comparison | None = None
+    #: each seed's own gain (mean over the row's problems of its pass@1 after RL minus after SFT), in ``seeds`` order
+    rl_gain_per_seed: tuple[float, ...] = ()
+
+    @property
+    def seeds_gained(self) -> int:
+        """How many seeds have a gain above :data:`GAIN_TOLERANCE`."""
+        return sum(gain > GAIN_TOLERANCE for gain in self.rl_gain_per_seed)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,14 @@ from pearbench.results.tables import (
     COLUMNS,
     HELDOUT_COLUMNS,
     REFERENCE_COLUMNS,
+    RL_GAIN_COLUMNS,
+    RL_GAIN_TITLE,
     heldout_rows,
     legend,
     method_cells,
     reference_cells,
+    rl_gain_cells,
+    rl_gain_legend,
     tau_text,
 )
 
@@ -28,6 +32,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; }
 td.method, td.model { text-align: left; font-weight: 600; }
+table.rl-gain td:nth-child(5), table.rl-gain td:nth-child(7) { text-align: left; }
 .legend, .notes { font-size: 0.85em; color: #444; }
 figure { display: inline-block; margin: 1em 1em 1em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
@@ -59,7 +64,7 @@ def _html_table(
     ]
     for row in rows:
         cells = "".join(
-            f'<td class="{"method" if css_class == "leaderboard" else "model"}">{_h(c)}</td>'
+            f'<td class="{"model" if css_class == "reference" else "method"}">{_h(c)}</td>'
             if i == first_col
             else f"<td>{_h(c)}</td>"
             for i, c in enumerate(row)
@@ -98,6 +103,13 @@ def render_html(
         lines += _html_table(COLUMNS, [method_cells(row) for row in board.rows], "leaderboard", first_col=2)
         lines.append(f'<p class="tau">{_h(tau_text(board))}.</p>')
         lines += ['<ul class="legend">'] + [f"<li>{_h(item)}</li>" for item in legend(board)] + ["</ul>"]
+        gain_rows = [rl_gain_cells(row) for row in board.rows if row.rl_gain is not None]
+        if gain_rows:
+            lines.append(f"<h3>{_h(RL_GAIN_TITLE)}</h3>")
+            lines += _html_table(RL_GAIN_COLUMNS, gain_rows, "rl-gain", first_col=0)
+            lines += (
+                ['<ul class="legend">'] + [f"<li>{_h(item)}</li>" for item in rl_gain_legend()] + ["</ul>"]
+            )
         if board.references:
             lines.append("<h3>Reference models</h3>")
             lines += _html_table(

@@ -13,12 +13,16 @@ from pearbench.results.tables import (
     COLUMNS,
     HELDOUT_COLUMNS,
     REFERENCE_COLUMNS,
+    RL_GAIN_COLUMNS,
+    RL_GAIN_TITLE,
     fmt,
     fmt_signed,
     heldout_rows,
     legend,
     method_cells,
     reference_cells,
+    rl_gain_cells,
+    rl_gain_legend,
     tau_text,
 )
 
@@ -27,8 +31,12 @@ def _md_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], text_column: int) -> list[str]:
-    align = ["---" if i == text_column else "---:" for i in range(len(header))]
+def _md_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], text_column: int, *, more_text: Sequence[int] = ()
+) -> list[str]:
+    """A Markdown table, numbers right-aligned; ``text_column`` and ``more_text`` left-aligned."""
+    text = {text_column, *more_text}
+    align = ["---" if i in text else "---:" for i in range(len(header))]
     lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
     return lines
@@ -42,6 +50,11 @@ def render_markdown(boards: Sequence[Leaderboard]) -> str:
         lines += _md_table(COLUMNS, [method_cells(row) for row in board.rows], text_column=2)
         lines += ["", tau_text(board) + ".", ""]
         lines += [f"- {_md_escape(item)}" for item in legend(board)]
+        gain_rows = [rl_gain_cells(row) for row in board.rows if row.rl_gain is not None]
+        if gain_rows:
+            lines += ["", f"{RL_GAIN_TITLE}:", ""]
+            lines += _md_table(RL_GAIN_COLUMNS, gain_rows, text_column=0, more_text=(4, 6))
+            lines += [""] + [f"- {_md_escape(item)}" for item in rl_gain_legend()]
         if board.references:
             lines += ["", "Reference models (evaluated once per suite, no SFT or RL stage):", ""]
             lines += _md_table(
@@ -77,6 +90,9 @@ def _num(value: float | None) -> str:
     return "" if value is None else fmt(value)
 
 
+RL_GAIN_CSV = ("rl_gain_pass@1", "rl_gain_pass@1_low", "rl_gain_pass@1_high", "p_rl_gain_pass@1")
+
+
 def render_csv(boards: Sequence[Leaderboard]) -> str:
     """CSV, one line per method or reference model; numbers with 3 decimals, value/low/high in separate columns."""
     header = ["suite", "profile", "kind", "method_label", "method", "sft_steps_factor", "seeds", "problems"]
@@ -94,6 +110,8 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
         ]
     header += ["errors_sft", "errors_rl", "mismatch_mean_log_ratio", "kendall_tau_b"]
     header += ["kendall_tau_b_low", "kendall_tau_b_high"]
+    # the RL gain (pass@1 after RL minus after SFT) of method lines; per-seed gains space-separated in seed order
+    header += [*RL_GAIN_CSV, "rl_gain_per_seed", "rl_gain_seeds_gained"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -125,6 +143,13 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
                         str(comp.n_problems),
                     ]
             line += [str(row.errors_sft), str(row.errors_rl), fmt(row.mismatch), tau, *tau_ci]
+            gain = row.rl_gain
+            if gain is None:
+                line += [""] * len(RL_GAIN_CSV)
+            else:
+                line += [fmt(gain.diff), fmt(gain.low), fmt(gain.high), fmt(gain.p_value)]
+            line += [" ".join(fmt(g) for g in row.rl_gain_per_seed)]
+            line += [str(row.seeds_gained) if row.rl_gain_per_seed else ""]
             writer.writerow(line)
         for ref in board.references:
             line = [
@@ -145,6 +170,7 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
                 line += [_num(est and est.value), _num(est and est.low), _num(est and est.high)]
             line += [""] * (3 * len(HEADLINE_KS) + 5 * len(HEADLINE_KS))
             line += [str(ref.errors), "", "", tau, *tau_ci]
+            line += [""] * (len(RL_GAIN_CSV) + 2)
             writer.writerow(line)
         for name in board.heldout_sets:
             # one line per method and held-out set: kind "heldout:<set>", its pass@k in the sft_*/rl_* columns
@@ -159,6 +185,7 @@ def render_csv(boards: Sequence[Leaderboard]) -> str:
                         est = row.heldout[name][stage].get(k)
                         line += [_num(est and est.value), _num(est and est.low), _num(est and est.high)]
                 line += [""] * (5 * len(HEADLINE_KS)) + ["", "", "", tau, *tau_ci]
+                line += [""] * (len(RL_GAIN_CSV) + 2)
                 writer.writerow(line)
     return buffer.getvalue()
 
@@ -177,8 +204,10 @@ _TEX_SPECIAL = {
     "Δ": r"$\Delta$",
     "τ": r"$\tau$",
     "π": r"$\pi$",
+    "β": r"$\beta$",
     "₀": r"$_0$",
     "—": "---",
+    "−": "$-$",
 }
 
 
@@ -203,6 +232,17 @@ def render_latex(boards: Sequence[Leaderboard]) -> str:
         ]
         lines += [" & ".join(tex_escape(c) for c in method_cells(row)) + r" \\" for row in board.rows]
         lines += [r"\bottomrule", r"\end{tabular}"]
+        gain_rows = [rl_gain_cells(row) for row in board.rows if row.rl_gain is not None]
+        if gain_rows:
+            lines += [
+                r"\par\medskip",
+                r"\begin{tabular}{lrlrlrl}",
+                r"\toprule",
+                " & ".join(tex_escape(c) for c in RL_GAIN_COLUMNS) + r" \\",
+                r"\midrule",
+            ]
+            lines += [" & ".join(tex_escape(c) for c in cells) + r" \\" for cells in gain_rows]
+            lines += [r"\bottomrule", r"\end{tabular}"]
         if board.references:
             lines += [
                 r"\par\medskip",
@@ -216,7 +256,10 @@ def render_latex(boards: Sequence[Leaderboard]) -> str:
             ]
             lines += [r"\bottomrule", r"\end{tabular}"]
         caption = [f"Leaderboard for suite {board.suite} (profile {board.profile}).", tau_text(board) + "."]
-        caption += legend(board) + [f"Note: {note}." for note in board.notes]
+        caption += legend(board)
+        if gain_rows:
+            caption += [f"Second table: {RL_GAIN_TITLE}.", *rl_gain_legend()]
+        caption += [f"Note: {note}." for note in board.notes]
         lines += [
             r"\caption{" + tex_escape(" ".join(caption)) + "}",
             rf"\label{{tab:pearbench-{board.suite}}}",

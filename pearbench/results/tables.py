@@ -33,6 +33,12 @@ COLUMNS = (
 REFERENCE_COLUMNS = ("model", "evaluations", "problems", "pass@1", "pass@8", "errors")
 REFERENCE_NAMES = {"base": "base model (π₀)", "teacher": "teacher (π_β)"}
 HELDOUT_COLUMNS = ("method", "problems", *(f"{s} pass@{k}" for s in ("SFT", "RL") for k in HEADLINE_KS))
+RL_GAIN_TITLE = (
+    "RL gain (pass@1 after RL minus after SFT, same method; seeds averaged per problem, paired bootstrap over "
+    "problems)"
+)
+RL_GAIN_COLUMNS = ("method", "seeds", "gain [95% CI]", "p", "per-seed gains", "seeds that gained", "reading")
+RL_GAIN_NO_IMPROVEMENT = "RL did not improve pass@1 beyond noise (CI includes 0)"
 
 
 def fmt(value: float) -> str:
@@ -118,6 +124,44 @@ def heldout_rows(board: Leaderboard, name: str) -> list[list[str]]:
             cells = [fmt_ci(row.heldout[name][stage].get(k)) for stage in ("sft", "rl") for k in HEADLINE_KS]
             rows.append([row.method_label, str(row.heldout_problems[name]), *cells])
     return rows
+
+
+def rl_gain_reading(gain: Comparison | None) -> str:
+    """The plain reading of an RL gain: improved (CI above 0), lowered (CI below 0), or not beyond noise."""
+    if gain is None:
+        return "—"
+    if gain.low > 0.0:
+        return "RL improved pass@1 (CI above 0)"
+    if gain.high < 0.0:
+        return "RL lowered pass@1 (CI below 0)"
+    return RL_GAIN_NO_IMPROVEMENT
+
+
+def rl_gain_cells(row: MethodRow) -> list[str]:
+    """The cells of a method's row under :data:`RL_GAIN_COLUMNS`."""
+    per_seed = ", ".join(f"s{seed} {fmt_signed(g)}" for seed, g in zip(row.seeds, row.rl_gain_per_seed))
+    gained = f"{row.seeds_gained}/{len(row.rl_gain_per_seed)}" if row.rl_gain_per_seed else "—"
+    return [
+        row.method_label,
+        str(len(row.seeds)),
+        fmt_diff(row.rl_gain),
+        fmt_p(row.rl_gain),
+        per_seed or "—",
+        gained,
+        rl_gain_reading(row.rl_gain),
+    ]
+
+
+def rl_gain_legend() -> list[str]:
+    """The lines under the RL gain table."""
+    return [
+        "gain: mean over the method's problems (those of the main table) of v_p(RL) − v_p(SFT), v_p the pass@1 of "
+        "problem p averaged over seeds; for none the SFT stage is the base model. Brackets: paired-bootstrap 95% "
+        f"CI over problems ({N_BOOTSTRAP:,} resamples, fixed seed); p: two-sided paired-bootstrap p-value.",
+        "per-seed gains: each seed's mean over the same problems of its pass@1 after RL minus after SFT (no CI; "
+        "they average to the gain); seeds that gained: seeds with a gain above 0. reading: whether the CI lies "
+        "above 0, below 0, or includes 0.",
+    ]
 
 
 def legend(board: Leaderboard) -> list[str]:
