@@ -3,6 +3,7 @@ problem), checked against the records and the leaderboard built from them."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
@@ -144,9 +145,14 @@ def test_empty_folder_missing_folder_and_unknown_level(tmp_path: Path, results_d
 
 
 def test_committed_records_as_a_frame() -> None:
+    files = sorted((ROOT / "leaderboards" / "records").glob("*.json"))
     frame = records_frame(ROOT / "leaderboards")
-    assert len(frame) == 24 and frame.groupby("method_label").size().eq(3).all()
+    assert len(files) >= 24 and len(frame) == len(files)
+    # every (suite, method) of the committed sweeps has at least seeds 0-2, each seed once
+    per_method = frame.groupby(["suite", "method_label"])["seed"]
+    assert per_method.apply(lambda s: {0, 1, 2} <= set(s) and s.is_unique).all()
     assert frame.loc[frame.method == "pear-block", "option_block_size"].eq(4).all()
     assert set(frame.loc[frame.method == "pear-token", "option_delta_clip"]) == {(-0.08, 0.3)}
     problems = records_frame(ROOT / "leaderboards", level="problem")
-    assert len(problems) == 24 * 2 * 200
+    outcomes = [json.loads(f.read_text())["outcomes"] for f in files]
+    assert len(problems) == sum(len(o["sft"]) + len(o["rl"]) for o in outcomes)
