@@ -147,12 +147,17 @@ def test_empty_folder_missing_folder_and_unknown_level(tmp_path: Path, results_d
 def test_committed_records_as_a_frame() -> None:
     files = sorted((ROOT / "leaderboards" / "records").glob("*.json"))
     frame = records_frame(ROOT / "leaderboards")
-    assert len(files) >= 24 and len(frame) == len(files)
+    assert len(frame) == len(files)
+    # the default suite's `sft` at seeds 0-4 (the RL-gain check of leaderboards/README.md)
+    sft = frame[(frame.suite == "countdown") & (frame.method_label == "sft")]
+    assert {0, 1, 2, 3, 4} <= set(sft.seed)
     # every (suite, method) of the committed sweeps has at least seeds 0-2, each seed once
     per_method = frame.groupby(["suite", "method_label"])["seed"]
     assert per_method.apply(lambda s: {0, 1, 2} <= set(s) and s.is_unique).all()
-    assert frame.loc[frame.method == "pear-block", "option_block_size"].eq(4).all()
-    assert set(frame.loc[frame.method == "pear-token", "option_delta_clip"]) == {(-0.08, 0.3)}
+    if (frame.method == "pear-block").any():  # method options become columns (PEAR's defaults here)
+        assert frame.loc[frame.method == "pear-block", "option_block_size"].eq(4).all()
+    if (frame.method == "pear-token").any():
+        assert set(frame.loc[frame.method == "pear-token", "option_delta_clip"]) == {(-0.08, 0.3)}
     problems = records_frame(ROOT / "leaderboards", level="problem")
     outcomes = [json.loads(f.read_text())["outcomes"] for f in files]
     assert len(problems) == sum(len(o["sft"]) + len(o["rl"]) for o in outcomes)
