@@ -18,11 +18,26 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from typing import Any, ClassVar, Union
 
 from pearbench.errors import PearbenchError
+
+
+def env_whole_number(name: str, default: int) -> int:
+    """``$name`` as a whole number >= 1 when it is set and not blank, else ``default``; anything else is one line."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PearbenchError(f"{name} must be a whole number >= 1, got {raw!r}") from None
+    if value < 1:
+        raise PearbenchError(f"{name} must be a whole number >= 1, got {raw!r}")
+    return value
 
 
 class SettingError(PearbenchError):

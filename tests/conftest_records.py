@@ -179,6 +179,18 @@ def sweep_records(seeds: Sequence[int] = (0, 1, 2), **kwargs: Any) -> list[dict[
     return records
 
 
+def lost_problem_records() -> list[dict[str, Any]]:
+    """sft and pear-token over 3 seeds of 30 problems; pear-token's seed 2 lost problem #5 (its rows use 29)."""
+    problems = problem_keys(30)
+    records = [make_record(method="sft", seed=s, sft_skill=0.35, rl_skill=0.45) for s in range(3)]
+    for seed in range(3):
+        keep = [p for i, p in enumerate(problems) if not (seed == 2 and i == 5)]
+        records.append(
+            make_record(method="pear-token", seed=seed, sft_skill=0.3, rl_skill=0.55, problems=keep)
+        )
+    return records
+
+
 def fake_recipe_hashes(method: str, profile: str) -> tuple[str, str]:
     """The committed-recipe hashes matching :func:`make_body`'s defaults. ``method`` is the record's method label:
     an ``@Fx`` factor changes no recipe (options do: ``pear-token+gamma=0.99`` has its own hash)."""

@@ -101,14 +101,14 @@ GRPO_CONFIG = GRPOConfig(
 )
 
 
-def grpo_run(aggregation, folder, parallel=None, inner=1):
+def grpo_run(aggregation, folder, parallel=None, inner=1, config=GRPO_CONFIG):
     model = tiny()
     log = train_grpo(
         model,
         TOKENIZER,
         PROMPTS,
         toy_reward,
-        config=dataclasses.replace(GRPO_CONFIG, loss_aggregation=aggregation, inner_iterations=inner),
+        config=dataclasses.replace(config, loss_aggregation=aggregation, inner_iterations=inner),
         seed=3,
         checkpoint_dir=folder,
         reference=tiny(),

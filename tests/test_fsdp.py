@@ -14,15 +14,13 @@ from safetensors.torch import load_file
 from test_distributed import (
     GRPO_CASES,
     GRPO_CONFIG,
-    PROMPTS,
     SFT_CONFIG,
-    TOKENIZER,
     _identical_everywhere,
     assert_same_log,
     assert_same_update,
+    grpo_run,
     sft_run,
     tiny,
-    toy_reward,
 )
 
 from pearbench.cli import main
@@ -30,7 +28,6 @@ from pearbench.errors import PearbenchError
 from pearbench.train import distributed
 from pearbench.train.checkpoint import latest_checkpoint, list_checkpoints, load_optimizer_state
 from pearbench.train.distributed import Parallel, launch
-from pearbench.train.grpo import train_grpo
 from pearbench.train.sharding import most_passes, transformer_blocks
 
 FSDP_ENV = {"ACCELERATE_USE_FSDP": "true"}  # what `accelerate launch` sets for `distributed_type: FSDP`
@@ -42,25 +39,6 @@ SFT_CASES = [
     ("pear-seq", "self-normalised", dataclasses.replace(SFT_CONFIG, grad_clip=0.05)),
 ]
 RESUME_CONFIG = dataclasses.replace(SFT_CONFIG, steps=5)
-
-
-def grpo_run(aggregation, folder, parallel=None, inner=1, config=GRPO_CONFIG):
-    """test_distributed's GRPO run (a KL term, the monitor on rank 0), with the config as an argument."""
-    model = tiny()
-    log = train_grpo(
-        model,
-        TOKENIZER,
-        PROMPTS,
-        toy_reward,
-        config=dataclasses.replace(config, loss_aggregation=aggregation, inner_iterations=inner),
-        seed=3,
-        checkpoint_dir=folder,
-        reference=tiny(),
-        progress=False,
-        monitor=lambda policy: float(sum(p.detach().abs().sum() for p in policy.parameters())),
-        parallel=parallel,
-    )
-    return {name: t.detach().clone() for name, t in model.state_dict().items()}, log
 
 
 RESUME_GRPO = dataclasses.replace(GRPO_CONFIG, steps=4, kl_coef=0.0, monitor_every=0)

@@ -20,9 +20,9 @@ import pytest
 from conftest_records import (
     HOSTILE_COMPLETION,
     fake_recipe_hashes,
+    lost_problem_records,
     make_body,
     make_record,
-    problem_keys,
     render_all_to,
     sweep_records,
 )
@@ -166,14 +166,7 @@ def test_seed_averaged_pass_at_k_is_undefined_when_k_exceeds_n():
 @pytest.fixture(scope="module")
 def stats_records():
     """sft and pear-token over 3 seeds; pear-token's seed 2 lost problem #5 (so it must drop from its rows)."""
-    problems = problem_keys(30)
-    records = [make_record(method="sft", seed=s, sft_skill=0.35, rl_skill=0.45) for s in range(3)]
-    for seed in range(3):
-        keep = [p for i, p in enumerate(problems) if not (seed == 2 and i == 5)]
-        records.append(
-            make_record(method="pear-token", seed=seed, sft_skill=0.3, rl_skill=0.55, problems=keep)
-        )
-    return records
+    return lost_problem_records()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,13 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from conftest_records import make_body, make_record, metrics_of, problem_keys, sweep_records
+from conftest_records import (
+    lost_problem_records,
+    make_body,
+    metrics_of,
+    problem_keys,
+    sweep_records,
+)
 
 from pearbench.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, paired_bootstrap
 from pearbench.results.aggregate import build_leaderboard
@@ -111,14 +117,7 @@ def _row(board, label):
 @pytest.fixture(scope="module")
 def stats_records():
     """sft and pear-token over 3 seeds; pear-token's seed 2 lost problem #5 (its gain uses 29 problems)."""
-    problems = problem_keys(30)
-    records = [make_record(method="sft", seed=s, sft_skill=0.35, rl_skill=0.45) for s in range(3)]
-    for seed in range(3):
-        keep = [p for i, p in enumerate(problems) if not (seed == 2 and i == 5)]
-        records.append(
-            make_record(method="pear-token", seed=seed, sft_skill=0.3, rl_skill=0.55, problems=keep)
-        )
-    return records
+    return lost_problem_records()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ Stages are functions ``stage(ctx, inputs...) -> outputs``; they never see the ru
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import subprocess
 import time
@@ -18,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pearbench import __version__
-from pearbench.errors import PearbenchError
 from pearbench.harness.cache import StageDir
 from pearbench.harness.config import Profile
 from pearbench.harness.suites import Suite
 from pearbench.logs import ensure_logging
+from pearbench.settings import env_whole_number
 
 if TYPE_CHECKING:
     from pearbench.train.metrics_log import MetricsLog
@@ -139,16 +138,7 @@ def git_commit() -> str | None:
 
 def threads_from_env(default: int) -> int:
     """Torch threads: ``$PEARBENCH_THREADS`` when set (a whole number >= 1), else ``default``."""
-    raw = os.environ.get("PEARBENCH_THREADS")
-    if raw is None or not raw.strip():
-        return max(1, int(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise PearbenchError(f"PEARBENCH_THREADS must be a whole number >= 1, got {raw!r}") from None
-    if value < 1:
-        raise PearbenchError(f"PEARBENCH_THREADS must be a whole number >= 1, got {raw!r}")
-    return value
+    return env_whole_number("PEARBENCH_THREADS", max(1, int(default)))
 
 
 def quiet_transformers() -> None:

@@ -108,8 +108,9 @@ def _pretrain_spec(ctx: RunContext, role: str) -> tuple[dict[str, Any], dict[str
             "other_style_share": suite.teacher_style_share,
             "noise": suite.base_noise,
         }
-        if suite.per_env_mix():  # only when an environment overrides them, so other keys stay as they were
-            corpus_spec["per_env"] = suite.per_env_mix()
+        per_env = suite.per_env_mix()
+        if per_env:  # only when an environment overrides them, so other keys stay as they were
+            corpus_spec["per_env"] = per_env
     else:
         corpus_spec = {
             "style": suite.teacher_style,

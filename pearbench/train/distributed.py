@@ -42,6 +42,7 @@ import torch
 import torch.distributed as dist
 
 from pearbench.errors import PearbenchError
+from pearbench.settings import env_whole_number
 
 #: How long a rank waits at a collective: rank 0 alone builds the shared stages and evaluates meanwhile.
 TIMEOUT = timedelta(hours=24)
@@ -211,16 +212,7 @@ def _buckets(grads: Sequence[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
 # -- joining and starting process groups ---------------------------------------------------------------------------
 def launched_world_size() -> int:
     """N when this process was started as one of N (``WORLD_SIZE``, set by :func:`launch`, torchrun, accelerate)."""
-    raw = os.environ.get("WORLD_SIZE", "").strip()
-    if not raw:
-        return 1
-    try:
-        value = int(raw)
-    except ValueError:
-        raise PearbenchError(f"WORLD_SIZE must be a whole number >= 1, got {raw!r}") from None
-    if value < 1:
-        raise PearbenchError(f"WORLD_SIZE must be a whole number >= 1, got {raw!r}")
-    return value
+    return env_whole_number("WORLD_SIZE", 1)
 
 
 def fsdp_requested() -> bool:
