@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from test_generation import PROMPT_TEXTS, LogitBias
 
 from pearbench.errors import PearbenchError
 from pearbench.models.families import build_char_tokenizer, build_tiny_model, encode_prompt
@@ -27,22 +28,7 @@ from pearbench.models.logprobs import entropy_of_logits, selective_logprobs
 from pearbench.models.precision import autocast, enable_gradient_checkpointing, torch_dtype
 
 TOKENIZER = build_char_tokenizer()
-PROMPT_TEXTS = ["1+2=", "Reach 24 with 3 4 8:", "x", "countdown: 7 3 9 -> 12?"]
 RECORDED = Path(__file__).parent / "data" / "sampler_tokens.json"
-
-
-class LogitBias(torch.nn.Module):
-    """A causal LM whose logits get a fixed bias (sharper distributions, EOS and stop strings likely)."""
-
-    def __init__(self, inner: torch.nn.Module, bias: torch.Tensor) -> None:
-        super().__init__()
-        self.inner = inner
-        self.register_buffer("bias", bias)
-
-    def forward(self, **kwargs):
-        out = self.inner(**kwargs)
-        out.logits = out.logits + self.bias
-        return out
 
 
 def sampler_model(name: str) -> torch.nn.Module:
