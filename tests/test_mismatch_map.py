@@ -207,13 +207,17 @@ def test_map_plot_draws_post_rl_differences_against_the_mismatch(cd_map) -> None
     figure = map_figure(found)
     axes = figure.axes
     assert len(axes) == 2  # pass@1 and pass@8
-    mismatches = [entry.mismatch for entry in found.levels]
+    logs = np.log10([entry.mismatch for entry in found.levels])
+    assert "after RL" in figure.get_suptitle()
     for ax in axes:
         assert "after RL" not in ax.get_xlabel() and "mismatch" in ax.get_xlabel()
+        assert ax.get_xscale() == "log"  # the levels of a map span decades
         xs = sorted(x for container in ax.containers for x in container.lines[0].get_xdata())
         assert len(xs) == 3 * 2  # 3 levels x 2 PEAR methods, post-RL only
-        for x in xs:  # dodged around the level's mismatch by less than half the gap to the next level
-            assert min(abs(x - m) for m in mismatches) < 0.5 * min(np.diff(sorted(mismatches)))
+        for x in xs:  # dodged (by a factor) around the level's mismatch, by less than half the gap to the next
+            assert min(abs(np.log10(x) - m) for m in logs) < 0.5 * min(np.diff(sorted(logs)))
+        names = {text.get_text(): text.get_position()[0] for text in ax.texts}
+        assert names == {entry.level: entry.mismatch for entry in found.levels}  # each level named at its x
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
     assert labels[:2] == ["pear-seq", "pear-token"] and "dft" not in labels and "sft" not in labels[:2]
     png = map_png(found)

@@ -293,6 +293,24 @@ def test_difference_plot_for_a_mismatch_map(board, wide_board, tmp_path):
     # a categorical and a numeric x cannot be mixed
     with pytest.raises(PearbenchError, match="all labels or all finite numbers"):
         difference_figure(board, x=lambda item: item.row.mismatch if item.stage == "rl" else "after SFT")
+    # a log axis: the same points, dodged by factors (equal steps in log10 x) around the true x
+    logged = difference_figure(
+        boards, x=lambda item: 10.0 ** x(item), series=lambda item: item.row.method_label, stages=("rl",), ks=(1,),
+        xscale="log",
+    )
+    _drawn(logged)
+    (log_ax,) = logged.axes
+    assert log_ax.get_xscale() == "log"
+    redrawn = [
+        (np.log10(at), y)
+        for container in _data_containers(log_ax)
+        for at, y in zip(container.lines[0].get_xdata(), container.lines[0].get_ydata())
+    ]
+    assert np.allclose(np.array(sorted(redrawn)), np.array(sorted(drawn)), rtol=0, atol=1e-9)
+    with pytest.raises(PearbenchError, match="log x axis needs x values above 0"):
+        difference_figure(boards, x=lambda item: x(item) - 10.0, stages=("rl",), ks=(1,), xscale="log")
+    with pytest.raises(PearbenchError, match="xscale must be"):
+        difference_figure(boards, x=x, stages=("rl",), ks=(1,), xscale="symlog")
 
 
 def test_difference_plot_accepts_rows_and_writes_a_stable_png(board, tmp_path):

@@ -263,12 +263,15 @@ def render_map_markdown(mm: MismatchMap) -> str:
 
 
 def map_figure(mm: MismatchMap):
-    """The post-RL difference to sft against the measured mismatch, one series per PEAR method, one panel per k."""
+    """The post-RL difference to sft against the measured mismatch (a log axis: the levels span decades), one series
+    per PEAR method, one panel per k; each level's name is written at the foot of its mismatch."""
+    from matplotlib.transforms import blended_transform_factory
+
     from pearbench.results.plot_diff import difference_figure
 
     mismatch_of = {entry.suite: entry.mismatch for entry in mm.levels}
     boards = [replace(entry.board, rows=entry.pear_rows()) for entry in mm.levels]
-    return difference_figure(
+    figure = difference_figure(
         boards,
         x=lambda item: mismatch_of[item.suite],
         series=lambda item: item.row.method_label,
@@ -276,7 +279,16 @@ def map_figure(mm: MismatchMap):
         ks=HEADLINE_KS,
         title=f"mismatch map {mm.name} (after RL)",
         xlabel="measured mismatch |mean log π₀ − log π_β| per token",
+        xscale="log" if all(entry.mismatch > 0 for entry in mm.levels) else "linear",
     )
+    for ax in figure.axes:
+        if not ax.axison:  # the "no differences" panel
+            continue
+        where = blended_transform_factory(ax.transData, ax.transAxes)
+        for entry in mm.levels:
+            ax.text(entry.mismatch, 0.02, level_text(entry.level), transform=where, ha="center", va="bottom",
+                    fontsize="small", color="dimgrey")
+    return figure
 
 
 def map_png(mm: MismatchMap) -> bytes:

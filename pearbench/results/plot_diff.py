@@ -102,14 +102,19 @@ def difference_items(
     return items
 
 
-def _positions(values: Sequence[XValue]) -> tuple[list[float], list[str] | None, float]:
-    """Numeric positions of the x values, the category names (None for a numeric axis) and the gap to dodge in."""
+def _positions(
+    values: Sequence[XValue], log: bool = False
+) -> tuple[list[float], list[str] | None, float]:
+    """Numeric positions of the x values (log10 of them with ``log``), the category names (None for a numeric axis)
+    and the gap to dodge in."""
     if all(isinstance(v, str) for v in values):
         categories = list(dict.fromkeys(values))  # type: ignore[arg-type]
         return [float(categories.index(v)) for v in values], categories, 1.0  # type: ignore[arg-type]
     if not all(isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) for v in values):
         raise PearbenchError("the x values of a difference plot must be all labels or all finite numbers")
-    positions = [float(v) for v in values]  # type: ignore[arg-type]
+    if log and not all(v > 0 for v in values):  # type: ignore[operator]
+        raise PearbenchError("a difference plot with a log x axis needs x values above 0")
+    positions = [math.log10(v) if log else float(v) for v in values]  # type: ignore[arg-type]
     distinct = sorted(set(positions))
     gaps = [b - a for a, b in zip(distinct, distinct[1:])]
     gap = min(gaps) if gaps else 0.2 * max(abs(distinct[0]) if distinct else 0.0, 1e-3)
@@ -126,8 +131,13 @@ def difference_figure(
     styles: Mapping[str, Style] | None = None,
     title: str | None = None,
     xlabel: str | None = None,
+    xscale: str = "linear",
 ) -> Figure:
-    """The figure of :func:`plot_difference_to_sft` (one panel per k with any difference), not yet rendered."""
+    """The figure of :func:`plot_difference_to_sft` (one panel per k with any difference), not yet rendered.
+
+    ``xscale="log"`` puts numeric x values on a log axis (points at one x dodge by equal factors)."""
+    if xscale not in ("linear", "log"):
+        raise PearbenchError(f"xscale must be 'linear' or 'log', got {xscale!r}")
     x_of = x or stage_x
     series_of = series or method_series
     items = difference_items(source, stages=stages, ks=ks)
@@ -143,7 +153,8 @@ def difference_figure(
         )
         return figure
 
-    positions, categories, gap = _positions([x_of(item) for item in items])
+    positions, categories, gap = _positions([x_of(item) for item in items], log=xscale == "log")
+    log_axis = xscale == "log" and categories is None
     keys = [series_of(item) for item in items]
     order = list(dict.fromkeys(keys))
     if styles is None:
@@ -178,7 +189,7 @@ def difference_figure(
                 )
             comps = [items[i].comparison for i in mine]
             container = ax.errorbar(
-                xs,
+                [10.0**x for x in xs] if log_axis else xs,
                 [c.diff for c in comps],
                 yerr=[[c.diff - c.low for c in comps], [c.high - c.diff for c in comps]],
                 capsize=3,
@@ -193,9 +204,12 @@ def difference_figure(
             ax.set_xticks(range(len(categories)), categories)
             ax.set_xlim(-0.5, len(categories) - 0.5)
         ax.set_xlabel(xlabel if xlabel is not None else ("stage" if x is None else ""))
+        if log_axis:
+            ax.set_xscale("log")
         ax.set_ylabel(f"Δ pass@{k} vs {BASELINE_LABEL} (paired 95% CI)")
-        ax.set_title(f"{name}: pass@{k} difference to {BASELINE_LABEL}")
+        ax.set_title(f"pass@{k} difference to {BASELINE_LABEL}")
         ax.grid(True, alpha=0.3)
+    figure.suptitle(name)
     legend_outside(figure, list(handles.values()), list(handles))
     return figure
 
@@ -216,16 +230,18 @@ def plot_difference_to_sft(
     styles: Mapping[str, Style] | None = None,
     title: str | None = None,
     xlabel: str | None = None,
+    xscale: str = "linear",
 ) -> Path:
     """Plot each method's paired difference to ``sft`` (point and 95% CI, as stored in the rows) and write the PNG
     atomically to ``out_path``.
 
     ``source``: a leaderboard, a list of leaderboards or a list of method rows. ``x(item)`` gives each point's x (a
     label or a number; default: its stage), ``series(item)`` its series (default: its method label); one panel per
-    k in ``ks`` that has a difference; ``stages`` picks "sft" and/or "rl". Returns the path written.
+    k in ``ks`` that has a difference; ``stages`` picks "sft" and/or "rl"; ``xscale``: "linear" or "log" (numeric x).
+    Returns the path written.
     """
     figure = difference_figure(
-        source, x=x, series=series, stages=stages, ks=ks, styles=styles, title=title, xlabel=xlabel
+        source, x=x, series=series, stages=stages, ks=ks, styles=styles, title=title, xlabel=xlabel, xscale=xscale
     )
     path = Path(out_path)
     atomic_write_bytes(path, png_bytes(figure))
