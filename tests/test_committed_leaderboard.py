@@ -21,6 +21,8 @@ def test_committed_table_regenerates_byte_for_byte(tmp_path: Path) -> None:
         pytest.skip("no committed records under leaderboards/records")
     assert tables, "records are committed but no leaderboard table is"
     assert main(["leaderboard", "--results", str(BOARD), "--out", str(tmp_path), "--no-plots"]) == 0
+    # every table the records give (each suite's, each mismatch map's) is committed, and nothing else
+    assert sorted(p.name for p in tmp_path.glob("*.md")) == [t.name for t in tables]
     for table in tables:
         assert (tmp_path / table.name).read_bytes() == table.read_bytes(), (
             f"{table.name} differs from its records"

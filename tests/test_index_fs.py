@@ -17,9 +17,8 @@ import pytest
 from conftest_records import make_record
 
 from pearbench.results import netfs
+from pearbench.results.index import index_path, index_rows
 from pearbench.results.records import (
-    index_path,
-    index_rows,
     load_records,
     rebuild_index,
     record_path,

@@ -214,7 +214,9 @@ def test_map_plot_draws_post_rl_differences_against_the_mismatch(cd_map) -> None
         assert ax.get_xscale() == "log"  # the levels of a map span decades
         xs = sorted(x for container in ax.containers for x in container.lines[0].get_xdata())
         assert len(xs) == 3 * 2  # 3 levels x 2 PEAR methods, post-RL only
-        for x in xs:  # dodged (by a factor) around the level's mismatch, by less than half the gap to the next
+        for (
+            x
+        ) in xs:  # dodged (by a factor) around the level's mismatch, by less than half the gap to the next
             assert min(abs(np.log10(x) - m) for m in logs) < 0.5 * min(np.diff(sorted(logs)))
         names = {text.get_text(): text.get_position()[0] for text in ax.texts}
         assert names == {entry.level: entry.mismatch for entry in found.levels}  # each level named at its x

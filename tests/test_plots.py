@@ -295,7 +295,11 @@ def test_difference_plot_for_a_mismatch_map(board, wide_board, tmp_path):
         difference_figure(board, x=lambda item: item.row.mismatch if item.stage == "rl" else "after SFT")
     # a log axis: the same points, dodged by factors (equal steps in log10 x) around the true x
     logged = difference_figure(
-        boards, x=lambda item: 10.0 ** x(item), series=lambda item: item.row.method_label, stages=("rl",), ks=(1,),
+        boards,
+        x=lambda item: 10.0 ** x(item),
+        series=lambda item: item.row.method_label,
+        stages=("rl",),
+        ks=(1,),
         xscale="log",
     )
     _drawn(logged)

@@ -17,12 +17,11 @@ from conftest_records import fake_recipe_hashes, make_body, make_record
 
 from pearbench.errors import PearbenchError
 from pearbench.hashing import canonical_json, sha256_text
+from pearbench.results.index import index_path, index_rows
 from pearbench.results.records import (
     BadRecordWarning,
     compute_checksum,
     finalize_record,
-    index_path,
-    index_rows,
     load_records,
     rebuild_index,
     record_path,

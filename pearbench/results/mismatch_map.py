@@ -286,8 +286,16 @@ def map_figure(mm: MismatchMap):
             continue
         where = blended_transform_factory(ax.transData, ax.transAxes)
         for entry in mm.levels:
-            ax.text(entry.mismatch, 0.02, level_text(entry.level), transform=where, ha="center", va="bottom",
-                    fontsize="small", color="dimgrey")
+            ax.text(
+                entry.mismatch,
+                0.02,
+                level_text(entry.level),
+                transform=where,
+                ha="center",
+                va="bottom",
+                fontsize="small",
+                color="dimgrey",
+            )
     return figure
 
 

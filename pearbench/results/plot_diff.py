@@ -102,9 +102,7 @@ def difference_items(
     return items
 
 
-def _positions(
-    values: Sequence[XValue], log: bool = False
-) -> tuple[list[float], list[str] | None, float]:
+def _positions(values: Sequence[XValue], log: bool = False) -> tuple[list[float], list[str] | None, float]:
     """Numeric positions of the x values (log10 of them with ``log``), the category names (None for a numeric axis)
     and the gap to dodge in."""
     if all(isinstance(v, str) for v in values):
@@ -241,7 +239,15 @@ def plot_difference_to_sft(
     Returns the path written.
     """
     figure = difference_figure(
-        source, x=x, series=series, stages=stages, ks=ks, styles=styles, title=title, xlabel=xlabel, xscale=xscale
+        source,
+        x=x,
+        series=series,
+        stages=stages,
+        ks=ks,
+        styles=styles,
+        title=title,
+        xlabel=xlabel,
+        xscale=xscale,
     )
     path = Path(out_path)
     atomic_write_bytes(path, png_bytes(figure))
