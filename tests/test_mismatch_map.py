@@ -54,7 +54,8 @@ def map_record(level: str, method: str, seed: int, *, map_name: str = "cd", **kw
     )
     body["mismatch"] = {"mean_log_ratio": ratios[seed], "tokens": 1000}
     value = ess[seed] if method == "pear-seq" else 1.0
-    body["sft_diagnostics"] = {"ess_fraction": {"first": value, "last": value, "mean": value}}
+    first = value - 0.25 if method == "pear-seq" else 1.0  # the first SFT step (at pi_0) has the lowest ESS
+    body["sft_diagnostics"] = {"ess_fraction": {"first": first, "last": value, "mean": value}}
     if map_name is not None:
         body["suite_map"] = {"map": map_name, "level": level}
     return finalize_record(body)
@@ -170,6 +171,7 @@ def test_map_levels_in_order_with_measured_mismatch_and_ess(cd_map) -> None:
         assert entry.n_records == len(METHODS) * 2
         assert entry.mismatch == pytest.approx(np.mean(np.abs(ratios)))
         assert entry.ess == pytest.approx(np.mean(ess))
+        assert entry.ess_first == pytest.approx(np.mean(ess) - 0.25)
     assert found.levels[-1].mismatch / found.levels[0].mismatch > 4
 
 
@@ -198,7 +200,8 @@ def test_map_markdown(cd_map) -> None:
     assert text.startswith("## Mismatch map cd (profile smoke)")
     assert "pear-seq ESS" in text and "Δ pass@1 after RL" in text and "Δ pass@8 after SFT" in text
     for entry in found.levels:
-        assert f"| {entry.level} | {entry.suite} | 8 | {fmt(entry.mismatch)} | {fmt(entry.ess)} |" in text
+        cells = f"| {entry.level} | {entry.suite} | 8 | {fmt(entry.mismatch)} | {fmt(entry.ess)} | {fmt(entry.ess_first)} |"
+        assert cells in text
     assert render_map_markdown(found) == text  # byte-stable
 
 

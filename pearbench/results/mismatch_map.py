@@ -57,6 +57,9 @@ class MapLevel:
     mismatch: float  # mean over the level's records of |mismatch.mean_log_ratio|
     ess: float | None  # mean over the level's pear-seq records of sft_diagnostics.ess_fraction.mean
     board: Leaderboard
+    ess_first: float | None = (
+        None  # the same, of sft_diagnostics.ess_fraction.first (the first SFT step, at pi_0)
+    )
 
     def pear_rows(self) -> tuple[MethodRow, ...]:
         rows = (row for row in self.board.rows if row.method.startswith(PEAR_PREFIX))
@@ -127,10 +130,10 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _ess(record: Record) -> float | None:
+def _ess(record: Record, which: str = "mean") -> float | None:
     diagnostics = record.get("sft_diagnostics") or {}
     entry = diagnostics.get("ess_fraction") if isinstance(diagnostics, Mapping) else None
-    return _number(entry.get("mean")) if isinstance(entry, Mapping) else None
+    return _number(entry.get(which)) if isinstance(entry, Mapping) else None
 
 
 def build_mismatch_maps(records: Sequence[Record], boards: Sequence[Leaderboard]) -> list[MismatchMap]:
@@ -162,7 +165,8 @@ def build_mismatch_maps(records: Sequence[Record], boards: Sequence[Leaderboard]
             board = by_suite[suite]
             if not any(row.method_label == BASELINE_LABEL for row in board.rows):
                 notes.append(f"{suite}: no {BASELINE_LABEL!r} row, so no difference to {BASELINE_LABEL}")
-            levels.append(MapLevel(level, suite, len(mine), mismatch, ess, board))
+            first = _mean_of([_ess(r, "first") for r in seq])
+            levels.append(MapLevel(level, suite, len(mine), mismatch, ess, board, first))
         counts: dict[Level, int] = {}
         for entry in levels:
             counts[entry.level] = counts.get(entry.level, 0) + 1
@@ -176,7 +180,14 @@ def build_mismatch_maps(records: Sequence[Record], boards: Sequence[Leaderboard]
 # --------------------------------------------------------------------------------------------------------------
 # Markdown
 
-LEVEL_COLUMNS = ("level", "suite", "records", "mismatch |mean log π₀ − log π_β|", f"{ESS_METHOD} ESS")
+LEVEL_COLUMNS = (
+    "level",
+    "suite",
+    "records",
+    "mismatch |mean log π₀ − log π_β|",
+    f"{ESS_METHOD} ESS",
+    f"{ESS_METHOD} ESS at SFT step 1",
+)
 DIFF_COLUMNS = (
     "level",
     "mismatch",
@@ -218,6 +229,7 @@ def map_rows(mm: MismatchMap) -> tuple[list[list[str]], list[list[str]]]:
             str(entry.n_records),
             fmt(entry.mismatch),
             "—" if entry.ess is None else fmt(entry.ess),
+            "—" if entry.ess_first is None else fmt(entry.ess_first),
         ]
         for entry in mm.levels
     ]
@@ -248,7 +260,9 @@ def render_map_markdown(mm: MismatchMap) -> str:
         "- mismatch: |mean per-token log π₀ − log π_β| on the SFT data before clipping (the record's "
         "mismatch.mean_log_ratio), averaged over the level's records.",
         f"- {ESS_METHOD} ESS: effective sample size (Σw)²/Σw² as a share of the tokens, averaged over the SFT "
-        f"steps (sft_diagnostics.ess_fraction.mean), averaged over the level's {ESS_METHOD} records; — without any.",
+        f"steps (sft_diagnostics.ess_fraction.mean), averaged over the level's {ESS_METHOD} records; — without any. "
+        "At SFT step 1 (ess_fraction.first) the student is still π₀, so it shows the weights the mismatch itself "
+        "gives; δ compares the current student with π_β, so the ESS rises as SFT closes the gap.",
         f"- Δ: the level's leaderboard difference to {BASELINE_LABEL} (seed-averaged per problem, paired over the "
         "problems both methods have in every seed); brackets: paired-bootstrap 95% CI; p: two-sided "
         "paired-bootstrap p-value.",
