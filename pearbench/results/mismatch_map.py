@@ -262,7 +262,7 @@ def render_map_markdown(mm: MismatchMap) -> str:
         f"- {ESS_METHOD} ESS: effective sample size (Σw)²/Σw² as a share of the tokens, averaged over the SFT "
         f"steps (sft_diagnostics.ess_fraction.mean), averaged over the level's {ESS_METHOD} records; — without any. "
         "At SFT step 1 (ess_fraction.first) the student is still π₀, so it shows the weights the mismatch itself "
-        "gives; δ compares the current student with π_β, so the ESS rises as SFT closes the gap.",
+        "gives; later steps weigh by the current student against π_β.",
         f"- Δ: the level's leaderboard difference to {BASELINE_LABEL} (seed-averaged per problem, paired over the "
         "problems both methods have in every seed); brackets: paired-bootstrap 95% CI; p: two-sided "
         "paired-bootstrap p-value.",
