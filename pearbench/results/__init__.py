@@ -2,9 +2,9 @@
 into leaderboards, and the renderers (Markdown, CSV, LaTeX, HTML) and plots.
 
 Depends on the core modules only; the harness writes records through it. Public names of
-:mod:`pearbench.results.records`, of :mod:`pearbench.results.index` (the SQLite index) and of the leaderboard modules (:mod:`~pearbench.results.leaderboard`,
-:mod:`~pearbench.results.model`, the renderers) are re-exported here, loaded on first use, and so is
-:func:`~pearbench.results.frame.records_frame` (records as pandas DataFrames).
+:mod:`pearbench.results.records`, of :mod:`pearbench.results.index` (the SQLite index) and of the leaderboard
+modules (:mod:`~pearbench.results.leaderboard`, :mod:`~pearbench.results.model`, the renderers) are re-exported here,
+loaded on first use, and so is :func:`~pearbench.results.frame.records_frame` (records as pandas DataFrames).
 """
 
 from pearbench._lazy import lazy_exports

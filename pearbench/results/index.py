@@ -152,7 +152,7 @@ def _in_transaction(
     _retry_locked(run)
 
 
-def remove_index_files(results_dir: str | Path) -> None:
+def _remove_index_files(results_dir: str | Path) -> None:
     base = index_path(results_dir)
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{base}{suffix}").unlink(missing_ok=True)
@@ -169,7 +169,7 @@ def replace_index(results_dir: str | Path, records: Sequence[Mapping[str, Any]])
     if not ok:
         if connection is not None:
             connection.close()
-        remove_index_files(results_dir)
+        _remove_index_files(results_dir)
         connection = _connect(results_dir)
     try:
         _in_transaction(

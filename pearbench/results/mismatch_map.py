@@ -56,10 +56,8 @@ class MapLevel:
     n_records: int
     mismatch: float  # mean over the level's records of |mismatch.mean_log_ratio|
     ess: float | None  # mean over the level's pear-seq records of sft_diagnostics.ess_fraction.mean
+    ess_first: float | None  # the same, of sft_diagnostics.ess_fraction.first (the first SFT step, at pi_0)
     board: Leaderboard
-    ess_first: float | None = (
-        None  # the same, of sft_diagnostics.ess_fraction.first (the first SFT step, at pi_0)
-    )
 
     def pear_rows(self) -> tuple[MethodRow, ...]:
         rows = (row for row in self.board.rows if row.method.startswith(PEAR_PREFIX))
@@ -166,7 +164,7 @@ def build_mismatch_maps(records: Sequence[Record], boards: Sequence[Leaderboard]
             if not any(row.method_label == BASELINE_LABEL for row in board.rows):
                 notes.append(f"{suite}: no {BASELINE_LABEL!r} row, so no difference to {BASELINE_LABEL}")
             first = _mean_of([_ess(r, "first") for r in seq])
-            levels.append(MapLevel(level, suite, len(mine), mismatch, ess, board, first))
+            levels.append(MapLevel(level, suite, len(mine), mismatch, ess, first, board))
         counts: dict[Level, int] = {}
         for entry in levels:
             counts[entry.level] = counts.get(entry.level, 0) + 1
