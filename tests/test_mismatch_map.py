@@ -200,8 +200,8 @@ def test_map_markdown(cd_map) -> None:
     assert text.startswith("## Mismatch map cd (profile smoke)")
     assert "pear-seq ESS" in text and "Δ pass@1 after RL" in text and "Δ pass@8 after SFT" in text
     for entry in found.levels:
-        cells = f"| {entry.level} | {entry.suite} | 8 | {fmt(entry.mismatch)} | {fmt(entry.ess)} | {fmt(entry.ess_first)} |"
-        assert cells in text
+        numbers = (entry.mismatch, entry.ess, entry.ess_first)
+        assert f"| {entry.level} | {entry.suite} | 8 | {' | '.join(fmt(v) for v in numbers)} |" in text
     assert render_map_markdown(found) == text  # byte-stable
 
 
@@ -217,9 +217,8 @@ def test_map_plot_draws_post_rl_differences_against_the_mismatch(cd_map) -> None
         assert ax.get_xscale() == "log"  # the levels of a map span decades
         xs = sorted(x for container in ax.containers for x in container.lines[0].get_xdata())
         assert len(xs) == 3 * 2  # 3 levels x 2 PEAR methods, post-RL only
-        for (
-            x
-        ) in xs:  # dodged (by a factor) around the level's mismatch, by less than half the gap to the next
+        # dodged (by a factor) around the level's mismatch, by less than half the gap to the next level
+        for x in xs:
             assert min(abs(np.log10(x) - m) for m in logs) < 0.5 * min(np.diff(sorted(logs)))
         names = {text.get_text(): text.get_position()[0] for text in ax.texts}
         assert names == {entry.level: entry.mismatch for entry in found.levels}  # each level named at its x
