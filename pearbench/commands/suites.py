@@ -1,7 +1,8 @@
-"""`pearbench suites list` and `pearbench suites show NAME`: the bundled suites and one suite resolved.
+"""`pearbench suites list`, `show NAME` and `probe NAME`: the bundled suites, one suite resolved, one suite's weights.
 
 The library side is :mod:`pearbench.harness.suites` (``bundled_suites``, ``load_suite``, ``describe_suite``); this
-module prints. ``show`` prints the suite as TOML with every default filled in, plus each environment's Gymnasium id
+module prints. ``probe`` (:mod:`pearbench.harness.probe`) trains a suite up to one PEAR method's SFT and prints
+the mismatch and the PEAR weights a mismatch-map level is meant to set. ``show`` prints the suite as TOML with every default filled in, plus each environment's Gymnasium id
 and its knob values at the suite's level (as comments), so the output is itself a valid suite file.
 """
 
@@ -83,6 +84,22 @@ def show_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe_command(args: argparse.Namespace) -> int:
+    from pearbench.harness.probe import probe_suite, probe_text
+
+    result = probe_suite(
+        args.name,
+        profile=args.profile,
+        config_file=args.config_file,
+        method=args.method,
+        seed=args.seed,
+        out=args.out,
+        progress=not args.no_progress,
+    )
+    print(json.dumps(result.to_dict(), indent=2) if args.json else probe_text(result))
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("suites", help="list the bundled suites and show one resolved")
     parser.set_defaults(func=list_command)
@@ -97,3 +114,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show_parser.add_argument("name", help=f"suite name (e.g. {DEFAULT_SUITE}) or path to a suite TOML file")
     show_parser.add_argument("--json", action="store_true", help="print the resolved suite as JSON")
     show_parser.set_defaults(func=show_command)
+    probe_parser = actions.add_parser(
+        "probe",
+        help="train a suite up to one PEAR method's SFT; print its mismatch, SFT-stage ESS and per-game weights",
+        description="Run tasks -> base -> teacher -> behavior data -> SFT of one PEAR method (cached under --out "
+        "as `pearbench run` caches them: a later run or sweep with the same --out reuses them) and print the "
+        "mismatch and ESS a mismatch map reports, and the sequence log-weights of the behavior traces per game "
+        "under pi_0 and after SFT. Use it to check that a map level puts the weights where it should before "
+        "sweeping it.",
+    )
+    probe_parser.add_argument("name", help="suite name or path to a suite TOML file")
+    probe_parser.add_argument(
+        "--method", default="pear-seq", help="a pear-* method label (default: pear-seq)"
+    )
+    probe_parser.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
+    probe_parser.add_argument("--profile", default="small", help="profile name or TOML path (default: small)")
+    probe_parser.add_argument(
+        "--config", dest="config_file", default=None, help="TOML file overriding profile keys"
+    )
+    probe_parser.add_argument("--out", default="runs", help="output folder: the stage cache (default runs/)")
+    probe_parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    probe_parser.add_argument("--json", action="store_true", help="print the probe as JSON")
+    probe_parser.set_defaults(func=probe_command)
