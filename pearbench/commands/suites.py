@@ -62,7 +62,7 @@ def suite_toml(info: dict[str, Any]) -> str:
     ]
     for key in ("name", "description", "prompt_style", "base_seed", "teacher_seed"):
         lines.append(f"{key} = {_toml_value(info[key])}")
-    for key in ("map", "map_level"):  # only suites of a mismatch map declare these
+    for key in ("map", "map_level", "max_new_tokens"):  # only set where a suite declares them
         if info.get(key) is not None:
             lines.append(f"{key} = {_toml_value(info[key])}")
     for env in info["envs"]:

@@ -243,11 +243,17 @@ class Profile:
     device: str = "cpu"
     #: ``[log]``: training-curve backends (not part of any stage key)
     log: LogConfig = field(default_factory=LogConfig)
+    #: a suite's ``max_new_tokens`` that raised the behavior/RL/eval limits (suites.apply_trace_budget); None: none
+    trace_budget: int | None = None
 
     @property
     def eval_table(self) -> dict[str, Any]:
-        """The ``[eval]`` table as written (only the keys set): part of the evaluation stages' cache keys."""
-        return dict(self.raw.get("eval", {}))
+        """The ``[eval]`` table as written (only the keys set), with the evaluation limit a suite's trace budget set:
+        part of the evaluation stages' cache keys."""
+        table = dict(self.raw.get("eval", {}))
+        if self.trace_budget is not None:
+            table["max_new_tokens"] = self.eval.max_new_tokens
+        return table
 
     def torch_device(self) -> str:
         """The torch device the stages use for this profile."""

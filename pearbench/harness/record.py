@@ -126,6 +126,13 @@ def record(
         heldout
     ):  # {set: {"base"|"sft"|"rl": {metrics, n, problems, verifier_errors, truncated, generation, ...}}}
         body["heldout"] = heldout
+    if ctx.profile.trace_budget is not None:  # the suite's max_new_tokens raised the profile's limits
+        body["trace_budget"] = {
+            "max_new_tokens": ctx.profile.trace_budget,
+            "behavior": ctx.profile.behavior.max_new_tokens,
+            "rl": ctx.profile.rl.max_new_tokens,
+            "eval": ctx.profile.eval.max_new_tokens,
+        }
     if getattr(ctx.suite, "map", None) is not None:  # the suite is one level of a mismatch map
         body["suite_map"] = {"map": ctx.suite.map, "level": ctx.suite.map_level}
     if model_dirs:

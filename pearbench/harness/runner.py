@@ -24,7 +24,7 @@ from pearbench.harness.checks import check_models
 from pearbench.harness.config import load_profile
 from pearbench.harness.context import RunContext, quiet_transformers, say, threads_from_env
 from pearbench.harness.record import record as build_record
-from pearbench.harness.suites import load_suite
+from pearbench.harness.suites import apply_trace_budget, load_suite
 from pearbench.hashing import config_hash
 from pearbench.io import check_output_dir, file_lock
 from pearbench.results.records import make_run_id
@@ -65,7 +65,8 @@ def build_context(request: RunRequest) -> RunContext:
     name, factor = parse_method_label(request.method)
     method, options = load_recipe(request.method)  # the label's options applied
     suite = load_suite(request.suite)
-    profile = load_profile(request.profile, request.config_file)
+    # a suite's trace budget raises the profile's token limits for this suite (suites.apply_trace_budget)
+    profile = apply_trace_budget(load_profile(request.profile, request.config_file), suite)
     profile.check_runnable()
     seed = request.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

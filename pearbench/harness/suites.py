@@ -20,6 +20,12 @@ An ``[[envs]]`` entry may override the two ``[mismatch]`` knobs for its own trac
 (``teacher_style_share = 1.0`` and ``base_noise = 0.0`` beside ``name``): in a mixed suite the base model can then be
 close to the teacher on one game and far from it on another, which spreads the PEAR sequence weights.
 
+A suite whose games have long traces may set a top-level ``max_new_tokens = N``: the length budget of its traces, part
+of the task like its games. Behavior sampling, RL rollouts and evaluation of the suite then sample up to
+``max(N, the profile's value)`` tokens (:func:`apply_trace_budget`); the profile, its RL recipe and its hashes are
+unchanged, the raised limits enter the stage keys, and every record states them (``eval.max_new_tokens``,
+``rl_config.max_new_tokens``). Without it a suite's keys are as they were.
+
 Optionally a suite is one level of a *mismatch map* (a family of suites that differ in what separates π₀ from π_β;
 the leaderboard draws each map, ``map_<name>.md``): top-level ``map = "countdown"`` and ``map_level = "low"``,
 ``"mid"``, ``"high"`` or a number. Neither enters any stage key: a suite's stages and cache are those of the same
@@ -77,6 +83,8 @@ class Suite:
     #: the mismatch map this suite is a level of, and its level ("low", "mid", "high" or a number); None: no map
     map: str | None = None
     map_level: str | float | None = None
+    #: the longest trace the suite's games need, in tokens (None: the profile's limits as they are)
+    max_new_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -124,7 +132,11 @@ _KEYS = {
     "mismatch",
     "map",
     "map_level",
+    "max_new_tokens",
 }
+
+#: the largest trace budget a suite may ask for
+MAX_TRACE_BUDGET = 1 << 16
 
 
 _ENV_KEYS = {"name", "difficulty", "weight", "teacher_style_share", "base_noise"}
@@ -210,6 +222,13 @@ def load_suite(name_or_path: str | None = None) -> Suite:
     styles = data.get("styles", {})
     mismatch = data.get("mismatch", {})
     map_name, map_level = _map_keys(data, name_or_path)
+    budget = data.get("max_new_tokens")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= MAX_TRACE_BUDGET
+    ):
+        raise PearbenchError(
+            f"suite {name_or_path}: max_new_tokens must be a whole number in [1, {MAX_TRACE_BUDGET}], got {budget!r}"
+        )
     suite = Suite(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -223,6 +242,7 @@ def load_suite(name_or_path: str | None = None) -> Suite:
         teacher_seed=int(data.get("teacher_seed", 4321)),
         map=map_name,
         map_level=map_level,
+        max_new_tokens=budget,
     )
     for spec in envs:
         styles_allowed = get_game_class(spec.name).trace_styles
@@ -276,4 +296,25 @@ def describe_suite(name_or_path: str | None = None) -> dict[str, Any]:
         "styles": {"base": suite.base_style, "teacher": suite.teacher_style},
         "mismatch": {"teacher_style_share": suite.teacher_style_share, "base_noise": suite.base_noise},
         **({"map": suite.map, "map_level": suite.map_level} if suite.map is not None else {}),
+        **({"max_new_tokens": suite.max_new_tokens} if suite.max_new_tokens is not None else {}),
     }
+
+
+def apply_trace_budget(profile, suite: Suite):
+    """``profile`` with its behavior, RL-rollout and evaluation token limits raised to the suite's
+    ``max_new_tokens`` (never lowered; the profile itself when the suite sets none). ``profile.raw`` and so the
+    profile's hashes and RL recipe hash stay those of the profile as written; the stage keys read the raised
+    limits from the tables (the evaluation key from :attr:`~pearbench.harness.config.Profile.eval_table`)."""
+    from dataclasses import replace
+
+    budget = suite.max_new_tokens
+    if budget is None:
+        return profile
+    tables = {}
+    for name in ("behavior", "rl", "eval"):
+        table = getattr(profile, name)
+        if table.max_new_tokens < budget:
+            tables[name] = replace(table, max_new_tokens=budget)
+    if not tables:
+        return profile
+    return replace(profile, **tables, trace_budget=budget)

@@ -35,7 +35,7 @@ from pearbench.results.model import BASELINE_LABEL, HEADLINE_KS, Comparison, Lea
 from pearbench.results.tables import fmt, fmt_diff, fmt_p
 
 #: the named levels of a map, in order (a level may also be a number; numbers sort after the names)
-MAP_LEVELS = ("low", "mid", "high")
+MAP_LEVELS = ("low", "mid", "high", "very-high")
 #: a map's name (it becomes the file name map_<name>.md)
 MAP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: the method whose SFT-stage ESS each level reports
