@@ -59,6 +59,8 @@ def test_trace_weights_match_pear_weights(seed):
     for game, values in log_g.items():
         group = got.games[game]
         assert group.traces == len(values)
+        mine = sum(len(lp) for lp, g in zip(logprobs, games) if g == game)
+        assert group.token_share == pytest.approx(mine / sum(len(lp) for lp in logprobs))
         assert group.mean_log_weight == pytest.approx(sum(values) / len(values), abs=1e-9)
         mean = sum(values) / len(values)
         assert group.std_log_weight == pytest.approx(

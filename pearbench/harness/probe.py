@@ -11,6 +11,10 @@ reuses them) and reads, on the behavior traces:
   log-weight ``log G = Σ_t clip(δ_t)`` (δ_t = log π(y_t) − log π_β(y_t), clipped with the method's ``delta_clip``),
   the share of tokens at the lower δ clip, and the ESS of the whole trace set weighted by its tokens.
 
+A group whose weights are far below the others' removes about its share of the tokens from the ESS (ESS ≈ 1 − that
+share when the other traces' weights are even): with even weights elsewhere, an ESS below 0.6 needs such a group to
+hold over ~40% of the SFT tokens.
+
 With the per-token δ clip, two traces' weights differ by ``e^(clip_low · Δn)`` when ``Δn`` more of one's tokens sit at
 the lower clip: the per-game rows show where the spread comes from (trace length, or tokens the student has not yet
 matched).
@@ -33,6 +37,7 @@ class GroupWeights:
 
     traces: int
     mean_tokens: float
+    token_share: float  # the group's share of all response tokens of the set
     mean_log_weight: float  # mean over traces of log G (after the log-weight clip)
     std_log_weight: float
     lower_clip_share: float  # share of the group's tokens whose δ sits at the lower clip
@@ -100,6 +105,7 @@ def trace_weights(
         groups[game] = GroupWeights(
             traces=int(mine.sum()),
             mean_tokens=float(lengths_arr[mine].mean()),
+            token_share=float(lengths_arr[mine].sum() / tokens),
             mean_log_weight=float(log_g_arr[mine].mean()),
             std_log_weight=float(log_g_arr[mine].std()),
             lower_clip_share=float(at_low_arr[mine].sum() / max(lengths_arr[mine].sum(), 1)),
@@ -206,7 +212,8 @@ def probe_text(result: ProbeResult) -> str:
         )
         for game, group in weights.games.items():
             lines.append(
-                f"    {game}: {group.traces} traces, {group.mean_tokens:.1f} tokens, log G "
+                f"    {game}: {group.traces} traces, {group.mean_tokens:.1f} tokens each "
+                f"({100 * group.token_share:.0f}% of the tokens), log G "
                 f"{group.mean_log_weight:+.2f} (sd {group.std_log_weight:.2f}), "
                 f"{100 * group.lower_clip_share:.0f}% of tokens at the lower clip"
             )
