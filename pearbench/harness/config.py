@@ -122,7 +122,9 @@ class BehaviorConfig(Settings):
     max_new_tokens: int = setting(96, doc="longest trace sampled", ge=1)
     min_yield: float = setting(
         0.1,
-        doc="the stage fails (naming the yield) when fewer than this share of sampled traces verify",
+        doc="the teacher samples passes over the training prompts until it has sft_examples verified traces: "
+        "three, then more while at least this share of sampled traces verify (as many as a teacher of exactly this "
+        "yield needs, at most 100); the stage fails (naming the yield) when fewer verify or the traces fall short",
         ge=0,
         le=1,
     )

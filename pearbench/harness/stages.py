@@ -4,6 +4,7 @@ reusing the content-addressed cache folder when its ``done.json`` exists."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,8 +259,6 @@ def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: Sta
         )
     train = list(splits["train"])
     order = np.random.default_rng([ctx.seed, 11]).permutation(len(train))
-    rows: list[dict[str, Any]] = []
-    sampled = 0
     if cfg.backend == "vllm":  # the teacher's log-probs are recomputed below, in the training numerics
         from pearbench.models.vllm import backend_for_model
 
@@ -271,44 +270,31 @@ def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: Sta
         teacher, _ = _load(ctx, teacher_dir)
         backend = HFBackend(teacher, tok, dtype=ctx.profile.models.dtype)
     bar = progress(total=cfg.sft_examples, desc="behavior data", enabled=ctx.progress, unit="trace")
-    for attempt in range(3):
-        for begin in range(0, len(order), cfg.batch_size):
-            if len(rows) >= cfg.sft_examples:
-                break
-            chunk = [train[int(i)] for i in order[begin : begin + cfg.batch_size]]
-            prompts = [
-                encode(ctx, tok, prompt_text(ctx.games[i.env], i, ctx.suite.prompt_style)) for i in chunk
-            ]
-            samples = backend.generate(prompts, n=1, config=gen, seed=hash_seed(ctx.seed, attempt, begin))
-            sampled += len(samples)
-            for sample in samples:
-                instance = chunk[sample.prompt_index]
-                if sample.finish_reason != "eos":
-                    continue
-                if (
-                    ctx.games[instance.env].verify(instance, sample.text).correct
-                    and len(rows) < cfg.sft_examples
-                ):
-                    rows.append(
-                        {
-                            "prompt_ids": prompts[sample.prompt_index],
-                            "response_ids": sample.response_ids,
-                            "behavior_logprobs": sample.logprobs,
-                            "reward": 1.0,
-                            "env": instance.env,
-                            "instance_id": instance.id,
-                            "source": "sampled",
-                        }
-                    )
-                    bar.update(1)
-        if len(rows) >= cfg.sft_examples:
-            break
+
+    def encode_prompt(instance) -> list[int]:
+        return encode(ctx, tok, prompt_text(ctx.games[instance.env], instance, ctx.suite.prompt_style))
+
+    def verified(instance, text: str) -> bool:
+        return ctx.games[instance.env].verify(instance, text).correct
+
+    rows, sampled, passes = sample_verified(
+        backend,
+        train,
+        order,
+        cfg,
+        gen,
+        encode_prompt,
+        verified,
+        seed=ctx.seed,
+        on_trace=lambda: bar.update(1),
+    )
     bar.close()
     verified_yield = len(rows) / max(1, sampled)
     if len(rows) < cfg.sft_examples or verified_yield < cfg.min_yield:
         raise PearbenchError(
             f"teacher's verified yield is too low: {len(rows)} correct traces out of {sampled} sampled "
-            f"(yield {verified_yield:.3f}; need {cfg.sft_examples} traces and yield >= {cfg.min_yield})"
+            f"in {passes} passes over the {len(train)} training prompts (yield {verified_yield:.3f}; need "
+            f"{cfg.sft_examples} traces and yield >= {cfg.min_yield})"
         )
     agreement: dict[str, float] = {}
     if cfg.backend == "vllm":
@@ -334,6 +320,57 @@ def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: Sta
         f"= {stats['mean_log_ratio']:.3f} per token"
     )
     return {"rows": rows, "stats": stats, "stage": stage}
+
+
+def sample_verified(
+    backend, train: list, order, cfg, gen, encode_prompt, verified, *, seed: int, on_trace=lambda: None
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Sample the teacher (``backend``) on the training prompts in ``order``, pass after pass, keeping the traces that
+    end with EOS and verify, until ``cfg.sft_examples`` are kept: three passes, then more (up to
+    :func:`behavior_passes`) while the yield so far is at least ``cfg.min_yield``. Returns (rows, sampled, passes)."""
+    rows: list[dict[str, Any]] = []
+    sampled = 0
+    passes = 0
+    for attempt in range(behavior_passes(cfg.sft_examples, len(train), cfg.min_yield)):
+        if len(rows) >= cfg.sft_examples:
+            break
+        if attempt >= 3 and len(rows) < cfg.min_yield * sampled:
+            break  # after the first three passes, sample on only while the yield is at least min_yield
+        passes += 1
+        for begin in range(0, len(order), cfg.batch_size):
+            if len(rows) >= cfg.sft_examples:
+                break
+            chunk = [train[int(i)] for i in order[begin : begin + cfg.batch_size]]
+            prompts = [encode_prompt(i) for i in chunk]
+            samples = backend.generate(prompts, n=1, config=gen, seed=hash_seed(seed, attempt, begin))
+            sampled += len(samples)
+            for sample in samples:
+                instance = chunk[sample.prompt_index]
+                if sample.finish_reason != "eos":
+                    continue
+                if verified(instance, sample.text) and len(rows) < cfg.sft_examples:
+                    rows.append(
+                        {
+                            "prompt_ids": prompts[sample.prompt_index],
+                            "response_ids": sample.response_ids,
+                            "behavior_logprobs": sample.logprobs,
+                            "reward": 1.0,
+                            "env": instance.env,
+                            "instance_id": instance.id,
+                            "source": "sampled",
+                        }
+                    )
+                    on_trace()
+    return rows, sampled, passes
+
+
+def behavior_passes(sft_examples: int, train_size: int, min_yield: float) -> int:
+    """How many passes over the training prompts the behavior stage may sample: three, or as many as a teacher whose
+    yield is exactly ``min_yield`` needs to reach ``sft_examples`` verified traces (the stage stops as soon as it has
+    them, and after the third pass as soon as its yield falls below ``min_yield``), at most 100."""
+    if min_yield <= 0 or train_size <= 0:
+        return 3
+    return max(3, min(100, math.ceil(sft_examples / (min_yield * train_size))))
 
 
 def hash_seed(*parts: int) -> int:
