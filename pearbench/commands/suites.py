@@ -2,8 +2,9 @@
 
 The library side is :mod:`pearbench.harness.suites` (``bundled_suites``, ``load_suite``, ``describe_suite``); this
 module prints. ``probe`` (:mod:`pearbench.harness.probe`) trains a suite up to one PEAR method's SFT and prints
-the mismatch and the PEAR weights a mismatch-map level is meant to set. ``show`` prints the suite as TOML with every default filled in, plus each environment's Gymnasium id
-and its knob values at the suite's level (as comments), so the output is itself a valid suite file.
+the mismatch and the PEAR weights a mismatch-map level is meant to set. ``show`` prints the suite as TOML with every
+default filled in, plus each environment's Gymnasium id and its knob values at the suite's level (as comments), so the
+output is itself a valid suite file.
 """
 
 from __future__ import annotations
