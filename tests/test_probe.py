@@ -102,32 +102,11 @@ def test_probe_reads_the_cached_run(smoke_dir):
 
 
 def test_probe_cli(smoke_dir, tmp_path):
-    done = run_cli(
-        "suites",
-        "probe",
-        "countdown",
-        "--profile",
-        "smoke",
-        "--out",
-        str(smoke_dir),
-        "--json",
-        "--no-progress",
-        cwd=tmp_path,
-    )
+    probe = ("suites", "probe", "countdown", "--profile", "smoke", "--out", str(smoke_dir))
+    done = run_cli(*probe, "--json", "--no-progress", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout[done.stdout.index("{") :])
     assert data["suite"] == "countdown" and data["method"] == "pear-seq"
-    bad = run_cli(
-        "suites",
-        "probe",
-        "countdown",
-        "--profile",
-        "smoke",
-        "--out",
-        str(smoke_dir),
-        "--method",
-        "sft",
-        cwd=tmp_path,
-    )
+    bad = run_cli(*probe, "--method", "sft", cwd=tmp_path)
     assert bad.returncode == 2
     assert "has no PEAR weights" in bad.stderr
