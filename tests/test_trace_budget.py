@@ -98,3 +98,10 @@ def test_smoke_run_records_its_budget(tmp_path):
     assert record["trace_budget"] == {"max_new_tokens": 60, "behavior": 60, "rl": 60, "eval": 60}
     assert record["eval"]["max_new_tokens"] == 60
     assert record["rl_recipe_hash"] == rl_recipe_hash(load_profile("smoke").raw)
+
+
+def test_very_high_sorts_after_high_and_before_numbers():
+    from pearbench.results.mismatch_map import _level_key
+
+    order = sorted([2.0, "very-high", "low", "high", "mid"], key=_level_key)
+    assert order == ["low", "mid", "high", "very-high", 2.0]
