@@ -4,7 +4,6 @@ enough; a teacher that reaches sft_examples within three passes samples exactly 
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 

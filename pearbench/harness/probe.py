@@ -81,17 +81,34 @@ def trace_weights(
     log_weight_clip: tuple[float, float],
 ) -> ModelWeights:
     """Sequence-level PEAR weights of ``rows`` under a model whose per-token log-probs are ``logprobs``."""
-    low, high = delta_clip
-    log_g, at_low, lengths = [], [], []
+    import torch
+
+    from pearbench.train.weights import pear_weights
+
+    low = delta_clip[0]
+    at_low, lengths = [], []
     for lp, row in zip(logprobs, rows, strict=True):
         delta = np.asarray(lp, dtype=np.float64) - np.asarray(row["behavior_logprobs"], dtype=np.float64)
         if not np.all(np.isfinite(delta)):
             raise PearbenchError("probe: a trace's log-probs are not finite")
-        clipped = np.clip(delta, low, high)
-        log_g.append(float(np.clip(clipped.sum(), *log_weight_clip)))
         at_low.append(int(np.sum(delta <= low)))
         lengths.append(len(delta))
-    log_g_arr, lengths_arr, at_low_arr = np.asarray(log_g), np.asarray(lengths), np.asarray(at_low)
+    # the sequence weights as training computes them: every response token of a row carries the row's weight Ĝ
+    width = max(max(lengths, default=0), 1)
+    current = torch.zeros((len(rows), width), dtype=torch.float64)
+    behavior = torch.zeros_like(current)
+    mask = torch.zeros_like(current)
+    for i, (lp, row) in enumerate(zip(logprobs, rows)):
+        current[i, : len(lp)] = torch.tensor(lp, dtype=torch.float64)
+        behavior[i, : len(lp)] = torch.tensor(row["behavior_logprobs"], dtype=torch.float64)
+        mask[i, : len(lp)] = 1.0
+    seq = pear_weights(
+        current, behavior, mask, level="seq", delta_clip=delta_clip, log_weight_clip=log_weight_clip
+    )
+    lengths_arr, at_low_arr = np.asarray(lengths), np.asarray(at_low)
+    log_g_arr = np.zeros(len(rows))  # a row without response tokens: log G = 0, an empty sum
+    filled = lengths_arr > 0
+    log_g_arr[filled] = np.log(seq[torch.from_numpy(filled), 0].numpy())
     weights = np.exp(log_g_arr)
     tokens = float(lengths_arr.sum())
     if tokens == 0:

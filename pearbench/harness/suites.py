@@ -23,8 +23,8 @@ close to the teacher on one game and far from it on another, which spreads the P
 A suite whose games have long traces may set a top-level ``max_new_tokens = N``: the length budget of its traces, part
 of the task like its games. Behavior sampling, RL rollouts and evaluation of the suite then sample up to
 ``max(N, the profile's value)`` tokens (:func:`apply_trace_budget`); the profile, its RL recipe and its hashes are
-unchanged, the raised limits enter the stage keys, and every record states them (``eval.max_new_tokens``,
-``rl_config.max_new_tokens``). Without it a suite's keys are as they were.
+unchanged, the raised limits enter the stage keys, and every record states them (``trace_budget``,
+``eval.max_new_tokens``). Without it a suite's keys are as they were.
 
 Optionally a suite is one level of a *mismatch map* (a family of suites that differ in what separates π₀ from π_β;
 the leaderboard draws each map, ``map_<name>.md``): top-level ``map = "countdown"`` and ``map_level = "low"``,
