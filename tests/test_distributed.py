@@ -172,6 +172,15 @@ def _resume_worker(folder: str) -> tuple:
     return _resume_run(folder, distributed.setup("cpu"))
 
 
+def _atexit_worker(folder: str) -> int:
+    """Registers an exit handler that writes a file: a rank's clean exit must still run it (the verifier pool's)."""
+    import atexit
+
+    parallel = distributed.setup("cpu")
+    atexit.register(lambda: open(f"{folder}/exit-{parallel.rank}", "w").close())
+    return parallel.world_size
+
+
 def _failing_worker(message: str) -> None:
     parallel = distributed.setup("cpu")
     if parallel.rank == 1:
@@ -270,6 +279,13 @@ def test_a_killed_two_process_run_resumes_from_rank_0s_checkpoint(two_ranks, tmp
     assert [e["step"] for e in resumed[1]] == [1, 2, 3, 4, 5]
     for a, b in zip(resumed[1], straight[1]):
         assert a == pytest.approx(b)
+
+
+def test_ranks_end_cleanly_and_run_their_exit_handlers(tmp_path):
+    # ranks end with os._exit after the barrier and group teardown (gloo can abort in interpreter finalisation);
+    # the Python exit handlers must still have run on every rank
+    assert launch(_atexit_worker, (str(tmp_path),), processes=2) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exit-0", "exit-1"]
 
 
 def test_a_rank_s_user_error_reaches_the_caller_and_stops_the_group(tmp_path):

@@ -25,10 +25,12 @@ reduce-scatter summing what step 2 all-reduces (:mod:`pearbench.train.sharding`)
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import pickle
 import socket
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -290,10 +292,21 @@ def _rank_main(index: int, fn: Callable[..., Any], args: tuple, env: dict[str, s
         text = str(exc) if user_error else "".join(traceback.format_exception(exc))
         with open(Path(folder) / f"error-{index}.pkl", "wb") as handle:
             pickle.dump({"user_error": user_error, "text": text, "type": type(exc).__name__}, handle)
-        raise
-    finally:
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
+        raise
+    # A clean exit. No rank tears its group down while a peer is still inside a collective (the barrier). The
+    # process then runs its atexit handlers (the verifier pool's shutdown among them) and ends without the rest of
+    # the interpreter's finalisation: gloo's C++ threads can abort a spawned process there ("terminate called without
+    # an active exception", SIGABRT: seen once in CI after a finished run; pytorch#179291 describes the same teardown
+    # race), which would fail a run whose result is already written. A forked multiprocessing child ends this way.
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def launch(
