@@ -222,6 +222,10 @@ def test_map_plot_draws_post_rl_differences_against_the_mismatch(cd_map) -> None
             assert min(abs(np.log10(x) - m) for m in logs) < 0.5 * min(np.diff(sorted(logs)))
         names = {text.get_text(): text.get_position()[0] for text in ax.texts}
         assert names == {entry.level: entry.mismatch for entry in found.levels}  # each level named at its x
+        heights = [
+            text.get_position()[1] for text in sorted(ax.texts, key=lambda text: text.get_position()[0])
+        ]
+        assert all(a != b for a, b in zip(heights, heights[1:]))  # neighbours' names at different heights
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
     assert labels[:2] == ["pear-seq", "pear-token"] and "dft" not in labels and "sft" not in labels[:2]
     png = map_png(found)

@@ -276,7 +276,8 @@ def render_map_markdown(mm: MismatchMap) -> str:
 
 def map_figure(mm: MismatchMap):
     """The post-RL difference to sft against the measured mismatch (a log axis: the levels span decades), one series
-    per PEAR method, one panel per k; each level's name is written at the foot of its mismatch."""
+    per PEAR method, one panel per k; each level's name is written at the foot of its mismatch (neighbours at
+    alternating heights)."""
     from matplotlib.transforms import blended_transform_factory
 
     from pearbench.results.plot_diff import difference_figure
@@ -297,10 +298,12 @@ def map_figure(mm: MismatchMap):
         if not ax.axison:  # the "no differences" panel
             continue
         where = blended_transform_factory(ax.transData, ax.transAxes)
-        for entry in mm.levels:
+        # neighbouring levels' names alternate between two heights, so close levels' names do not overlap
+        ordered = sorted(mm.levels, key=lambda entry: entry.mismatch)
+        for index, entry in enumerate(ordered):
             ax.text(
                 entry.mismatch,
-                0.02,
+                0.02 + 0.05 * (index % 2),
                 level_text(entry.level),
                 transform=where,
                 ha="center",
