@@ -28,3 +28,10 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def hash_seed(*parts: int) -> int:
+    """A 62-bit seed derived from whole numbers (their signs dropped): the same parts give the same seed."""
+    import numpy as np
+
+    return int(np.random.default_rng([abs(int(p)) for p in parts]).integers(0, 2**62))

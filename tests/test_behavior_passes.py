@@ -1,4 +1,4 @@
-"""The behavior stage's sampling passes (stages.sample_verified): three passes over the training prompts, then more
+"""The behavior stage's sampling passes (harness.behavior.sample_verified): three passes over the training prompts, then more
 while the yield stays at least min_yield, so that min_yield (not a fixed pass count) decides whether a teacher is good
 enough; a teacher that reaches sft_examples within three passes samples exactly as before."""
 
@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from pearbench.harness.behavior import behavior_passes, sample_verified
 from pearbench.harness.config import BehaviorConfig
-from pearbench.harness.stages import behavior_passes, hash_seed, sample_verified
+from pearbench.hashing import hash_seed
 
 
 @dataclass

@@ -3,8 +3,9 @@
 Stored as parquet (schema versioned in the file metadata) with one row per trace and the list columns
 ``prompt_ids``, ``response_ids`` and ``behavior_logprobs`` (the last two of equal length), plus ``reward``, ``env``,
 ``instance_id`` and ``source`` ("sampled" or "rescored"). Two ways to make it: sample a teacher on training instances
-and keep verified-correct traces (log-probs recorded at sampling time), or rescore an existing dataset under a
-behavior model (``pearbench data score``, :func:`pearbench.harness.datagen.score_jsonl`).
+and keep verified-correct traces (log-probs recorded at sampling time; :func:`sample_verified`, which the
+behavior stage calls), or rescore an existing dataset under a behavior model (``pearbench data score``,
+:func:`pearbench.harness.datagen.score_jsonl`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pearbench.errors import PearbenchError
+from pearbench.hashing import hash_seed
 from pearbench.io import atomic_write_with
 
 SCHEMA_VERSION = 1
@@ -144,3 +146,54 @@ def mismatch_stats(
         "mean_seq_log_ratio": float(np.mean(per_seq)),
         "mean_response_tokens": float(np.mean([len(r["response_ids"]) for r in rows])),
     }
+
+
+def sample_verified(
+    backend, train: list, order, cfg, gen, encode_prompt, verified, *, seed: int, on_trace=lambda: None
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Sample the teacher (``backend``) on the training prompts in ``order``, pass after pass, keeping the traces that
+    end with EOS and verify, until ``cfg.sft_examples`` are kept: three passes, then more (up to
+    :func:`behavior_passes`) while the yield so far is at least ``cfg.min_yield``. Returns (rows, sampled, passes)."""
+    rows: list[dict[str, Any]] = []
+    sampled = 0
+    passes = 0
+    for attempt in range(behavior_passes(cfg.sft_examples, len(train), cfg.min_yield)):
+        if len(rows) >= cfg.sft_examples:
+            break
+        if attempt >= 3 and len(rows) < cfg.min_yield * sampled:
+            break  # after the first three passes, sample on only while the yield is at least min_yield
+        passes += 1
+        for begin in range(0, len(order), cfg.batch_size):
+            if len(rows) >= cfg.sft_examples:
+                break
+            chunk = [train[int(i)] for i in order[begin : begin + cfg.batch_size]]
+            prompts = [encode_prompt(i) for i in chunk]
+            samples = backend.generate(prompts, n=1, config=gen, seed=hash_seed(seed, attempt, begin))
+            sampled += len(samples)
+            for sample in samples:
+                instance = chunk[sample.prompt_index]
+                if sample.finish_reason != "eos":
+                    continue
+                if verified(instance, sample.text) and len(rows) < cfg.sft_examples:
+                    rows.append(
+                        {
+                            "prompt_ids": prompts[sample.prompt_index],
+                            "response_ids": sample.response_ids,
+                            "behavior_logprobs": sample.logprobs,
+                            "reward": 1.0,
+                            "env": instance.env,
+                            "instance_id": instance.id,
+                            "source": "sampled",
+                        }
+                    )
+                    on_trace()
+    return rows, sampled, passes
+
+
+def behavior_passes(sft_examples: int, train_size: int, min_yield: float) -> int:
+    """How many passes over the training prompts the behavior stage may sample: three, or as many as a teacher whose
+    yield is exactly ``min_yield`` needs to reach ``sft_examples`` verified traces (the stage stops as soon as it has
+    them, and after the third pass as soon as its yield falls below ``min_yield``), at most 100."""
+    if min_yield <= 0 or train_size <= 0:
+        return 3
+    return max(3, min(100, math.ceil(sft_examples / (min_yield * train_size))))

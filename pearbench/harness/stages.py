@@ -4,7 +4,6 @@ reusing the content-addressed cache folder when its ``done.json`` exists."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ import torch
 from pearbench.errors import PearbenchError
 from pearbench.harness.context import RunContext, say
 from pearbench.harness.corpus import prompt_text, trace_corpus
-from pearbench.hashing import config_hash
+from pearbench.hashing import config_hash, hash_seed
 from pearbench.io import atomic_write_json, finite_log
 from pearbench.logs import progress
 from pearbench.models.families import (
@@ -227,7 +226,7 @@ def _load(ctx: RunContext, model_dir: Path):
 # -- behavior data ------------------------------------------------------------------------------------------------
 def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: StageDir) -> dict[str, Any]:
     """Sample the teacher on training instances, keep verified-correct traces with their log-probs."""
-    from pearbench.harness.behavior import mismatch_stats, read_parquet, write_parquet
+    from pearbench.harness.behavior import mismatch_stats, read_parquet, sample_verified, write_parquet
 
     cfg = ctx.profile.behavior
     base_stage_key = _base_key_hash(ctx)
@@ -320,61 +319,6 @@ def behavior(ctx: RunContext, splits, tok, teacher_dir: Path, teacher_stage: Sta
         f"= {stats['mean_log_ratio']:.3f} per token"
     )
     return {"rows": rows, "stats": stats, "stage": stage}
-
-
-def sample_verified(
-    backend, train: list, order, cfg, gen, encode_prompt, verified, *, seed: int, on_trace=lambda: None
-) -> tuple[list[dict[str, Any]], int, int]:
-    """Sample the teacher (``backend``) on the training prompts in ``order``, pass after pass, keeping the traces that
-    end with EOS and verify, until ``cfg.sft_examples`` are kept: three passes, then more (up to
-    :func:`behavior_passes`) while the yield so far is at least ``cfg.min_yield``. Returns (rows, sampled, passes)."""
-    rows: list[dict[str, Any]] = []
-    sampled = 0
-    passes = 0
-    for attempt in range(behavior_passes(cfg.sft_examples, len(train), cfg.min_yield)):
-        if len(rows) >= cfg.sft_examples:
-            break
-        if attempt >= 3 and len(rows) < cfg.min_yield * sampled:
-            break  # after the first three passes, sample on only while the yield is at least min_yield
-        passes += 1
-        for begin in range(0, len(order), cfg.batch_size):
-            if len(rows) >= cfg.sft_examples:
-                break
-            chunk = [train[int(i)] for i in order[begin : begin + cfg.batch_size]]
-            prompts = [encode_prompt(i) for i in chunk]
-            samples = backend.generate(prompts, n=1, config=gen, seed=hash_seed(seed, attempt, begin))
-            sampled += len(samples)
-            for sample in samples:
-                instance = chunk[sample.prompt_index]
-                if sample.finish_reason != "eos":
-                    continue
-                if verified(instance, sample.text) and len(rows) < cfg.sft_examples:
-                    rows.append(
-                        {
-                            "prompt_ids": prompts[sample.prompt_index],
-                            "response_ids": sample.response_ids,
-                            "behavior_logprobs": sample.logprobs,
-                            "reward": 1.0,
-                            "env": instance.env,
-                            "instance_id": instance.id,
-                            "source": "sampled",
-                        }
-                    )
-                    on_trace()
-    return rows, sampled, passes
-
-
-def behavior_passes(sft_examples: int, train_size: int, min_yield: float) -> int:
-    """How many passes over the training prompts the behavior stage may sample: three, or as many as a teacher whose
-    yield is exactly ``min_yield`` needs to reach ``sft_examples`` verified traces (the stage stops as soon as it has
-    them, and after the third pass as soon as its yield falls below ``min_yield``), at most 100."""
-    if min_yield <= 0 or train_size <= 0:
-        return 3
-    return max(3, min(100, math.ceil(sft_examples / (min_yield * train_size))))
-
-
-def hash_seed(*parts: int) -> int:
-    return int(np.random.default_rng([abs(int(p)) for p in parts]).integers(0, 2**62))
 
 
 def _base_key_hash(ctx: RunContext) -> str:
